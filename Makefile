@@ -1,0 +1,47 @@
+# Beacon: `make run` serves the chat, `make test` runs the tests. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SEEDS ?= ../shared/seeds
+export BEACON_DATA_DIR ?= $(CURDIR)/.beacon/data
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: run test install install-test library eval bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+
+# torch is pinned to the CPU wheel (2.13.0); an unpinned torch would pull GBs of CUDA.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install "torch==2.13.0"
+	$(BIN)/pip install -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+# Ingest is idempotent: unchanged documents are skipped without embedding.
+library: install
+	$(BIN)/beacon ingest knowledge $(wildcard $(SEEDS))
+
+run: library
+	$(BIN)/beacon serve
+
+test: install-test
+	$(BIN)/python -m pytest
+
+eval: library
+	$(BIN)/beacon eval evals/golden.jsonl --out evals/out --baselines \
+		--fail-under recall@k=0.7 --fail-under refusal_accuracy=0.6 --fail-under false_refusal_rate=0.35
+
+bench: install
+	$(BIN)/python benchmarks/ingest_throughput.py
+
+clean:
+	rm -rf .beacon evals/out .pytest_cache

@@ -1,0 +1,49 @@
+"""Beacon: grounded, cited answers on trafficking-prevention guidance.
+
+    from assistant import build_assistant, Settings
+    beacon = build_assistant(Settings(data_dir="/tmp/beacon"))
+    beacon.ingest(["knowledge/"])
+    print(beacon.ask("What are the 3 Ps of the OSCE Action Plan?").answer)
+"""
+
+from assistant.errors import (
+    BeaconError,
+    ConfigError,
+    FetchError,
+    IngestError,
+    InvalidInput,
+    NotFound,
+    StoreError,
+    StoreLocked,
+    StoreMismatch,
+    UnsupportedFormat,
+)
+from assistant.models import Answer, Citation, IngestReport
+from assistant.settings import Settings
+
+
+
+def build_assistant(settings: Settings | None = None):
+    """Build the Assistant from settings (see `assistant.factory`); nothing loads until used."""
+    from assistant.factory import build_assistant as build
+
+    return build(settings)
+
+
+__all__ = [
+    "Answer",
+    "BeaconError",
+    "Citation",
+    "ConfigError",
+    "FetchError",
+    "IngestError",
+    "IngestReport",
+    "InvalidInput",
+    "NotFound",
+    "Settings",
+    "StoreError",
+    "StoreLocked",
+    "StoreMismatch",
+    "UnsupportedFormat",
+    "build_assistant",
+]

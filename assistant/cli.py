@@ -1,0 +1,219 @@
+"""`beacon`: a thin command line over the Python API. It parses, calls the core, formats.
+
+Exit codes: 0 success, 1 some documents failed to ingest or an eval gate failed,
+2 usage or configuration error, 3 store error (mismatch, lock, unreachable server),
+4 not found.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from assistant.errors import BeaconError, ConfigError, InvalidInput, NotFound, StoreError
+
+app = typer.Typer(help="Beacon: grounded, cited answers on trafficking-prevention guidance.", no_args_is_help=True, add_completion=False)
+docs_app = typer.Typer(help="List or remove documents in the library.", no_args_is_help=True)
+app.add_typer(docs_app, name="docs")
+
+console = Console()
+err_console = Console(stderr=True)
+EXIT_CODES = {ConfigError: 2, InvalidInput: 2, StoreError: 3, NotFound: 4}
+
+
+class State:
+    data_dir: Optional[Path] = None
+    assistant = None
+
+
+def get_assistant():
+    """Build the assistant once per command, from env settings plus the global options."""
+    if State.assistant is None:
+        from assistant import Settings, build_assistant
+
+        overrides = {"data_dir": State.data_dir} if State.data_dir else {}
+        try:
+            settings = Settings(**overrides)
+        except ValidationError as exc:
+            problems = "; ".join(f"BEACON_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"Invalid settings: {problems}. Fix the environment variable(s) and try again.") from exc
+        State.assistant = build_assistant(settings)
+    return State.assistant
+
+
+def fail(exc: BeaconError) -> None:
+    code = next((c for t, c in EXIT_CODES.items() if isinstance(exc, t)), 1)
+    err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+    raise typer.Exit(code)
+
+
+def print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+@app.callback()
+def main_options(
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar="BEACON_DATA_DIR", help="Folder of the library (Chroma store and indexes)."),
+) -> None:
+    State.data_dir = data_dir
+    State.assistant = None
+
+
+@app.command()
+def ingest(
+    sources: list[str] = typer.Argument(None, help="Files, folders (recursive) or http(s) URLs."),
+    manifest: Optional[Path] = typer.Option(None, "--manifest", help="A sources.toml listing documents to fetch and ingest."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Add or update documents (PDF, DOCX, HTML, Markdown, text, URLs) in the library."""
+    inputs = list(sources or [])
+    try:
+        if manifest is not None:
+            from ingest.manifest import manifest_urls
+
+            inputs += manifest_urls(manifest)
+        if not inputs:
+            raise InvalidInput("Nothing to ingest: give files, folders or URLs (or --manifest FILE).")
+        beacon = get_assistant()
+        if as_json:
+            reports = beacon.ingest(inputs)
+        else:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True) as progress:
+                task = progress.add_task("Ingesting", total=None)
+
+                def on_progress(done: int, total: int, report) -> None:
+                    progress.update(task, completed=done, total=total, description=f"Ingesting {Path(report.source).name[:40]}")
+
+                reports = beacon.ingest(inputs, on_progress)
+    except BeaconError as exc:
+        fail(exc)
+    if as_json:
+        print_json({"documents": [r.model_dump() for r in reports]})
+    else:
+        table = Table("status", "document", "chunks", "detail")
+        colors = {"added": "green", "updated": "cyan", "unchanged": "dim", "failed": "red"}
+        for r in reports:
+            table.add_row(f"[{colors[r.status]}]{r.status}[/]", r.title or r.source, str(r.chunks), r.error or r.source)
+        console.print(table)
+        counts = {s: sum(r.status == s for r in reports) for s in colors}
+        console.print(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing ingested")
+    if any(r.status == "failed" for r in reports):
+        raise typer.Exit(1)
+
+
+@docs_app.command("list")
+def docs_list(as_json: bool = typer.Option(False, "--json", help="Print the list as JSON.")) -> None:
+    """Show the documents in the library with their chunk counts."""
+    try:
+        documents = get_assistant().list_documents()
+    except BeaconError as exc:
+        fail(exc)
+    if as_json:
+        print_json({"documents": [d.model_dump() for d in documents]})
+        return
+    table = Table("doc_id", "title", "type", "year", "chunks", "source")
+    for d in documents:
+        table.add_row(d.doc_id, d.title[:60], d.doc_type, str(d.year or ""), str(d.chunks), d.source)
+    console.print(table)
+    console.print(f"{len(documents)} documents, {sum(d.chunks for d in documents)} chunks")
+
+
+@docs_app.command("remove")
+def docs_remove(doc_id_or_source: str = typer.Argument(..., metavar="DOC_ID_OR_SOURCE")) -> None:
+    """Delete a document (by id or by the source it was ingested from) and all its chunks."""
+    try:
+        removed, chunks = get_assistant().remove_document(doc_id_or_source)
+    except BeaconError as exc:
+        fail(exc)
+    console.print(f"Removed {removed} ({chunks} chunks).")
+
+
+@app.command()
+def ask(
+    question: str = typer.Argument(..., help="The question, in quotes."),
+    as_json: bool = typer.Option(False, "--json", help="Print the full answer as JSON."),
+    k: Optional[int] = typer.Option(None, "--k", help="Chunks to retrieve (default BEACON_TOP_K)."),
+    source: Optional[str] = typer.Option(None, "--source", help="Only use this source (as listed by `docs list`)."),
+    doc_type: Optional[str] = typer.Option(None, "--doc-type", help="Only use documents of this type."),
+    year: Optional[int] = typer.Option(None, "--year", help="Only use documents of this year."),
+) -> None:
+    """Ask a question; the answer cites the library or says it cannot answer."""
+    try:
+        answer = get_assistant().ask(question, k=k, filters={"source": source, "doc_type": doc_type, "year": year})
+    except BeaconError as exc:
+        fail(exc)
+    if as_json:
+        print_json(answer.model_dump())
+        return
+    style = "yellow" if answer.refused else "default"
+    console.print(answer.answer, style=style, highlight=False)
+    if answer.citations:
+        console.print("\n[bold]Sources[/]")
+        for c in answer.citations:
+            place = f", {c.locator}" if c.locator else ""
+            link = f" — {c.url or c.source}"
+            console.print(f"[{c.n}] {c.title}{place}{link}", highlight=False)
+
+
+@app.command()
+def serve(
+    host: Optional[str] = typer.Option(None, "--host", help="Address to bind (default 127.0.0.1)."),
+    port: Optional[int] = typer.Option(None, "--port", help="Port (default 7860)."),
+) -> None:
+    """Serve the chat UI in the browser."""
+    try:
+        beacon = get_assistant()
+        import ui
+
+        ui.serve(beacon, host=host or beacon.settings.host, port=port or beacon.settings.port)
+    except BeaconError as exc:
+        fail(exc)
+
+
+@app.command("eval")
+def eval_command(
+    dataset: Optional[Path] = typer.Argument(None, help="JSONL dataset (default: evals/golden.jsonl)."),
+    out: Path = typer.Option(Path("evals/out"), "--out", help="Folder for results.jsonl and the reports."),
+    k: Optional[int] = typer.Option(None, "--k", help="Chunks to retrieve per question."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    baselines: bool = typer.Option(False, "--baselines", help="Also run the BM25-only and naive dense baselines."),
+    fail_under: list[str] = typer.Option([], "--fail-under", help="metric=value; exit 1 when a metric is below it (repeatable)."),
+) -> None:
+    """Run an evaluation dataset against the current library and write results and reports."""
+    from evals.runner import check_gates, default_dataset, run_eval
+
+    try:
+        report = run_eval(get_assistant(), dataset or default_dataset(), out, k=k, baselines=baselines)
+        failures = check_gates(report, fail_under)
+    except BeaconError as exc:
+        fail(exc)
+    if as_json:
+        print_json(report)
+    else:
+        from evals.report import render_console
+
+        render_console(report, console)
+        console.print(f"Results and reports written to {out}/")
+    for message in failures:
+        err_console.print(f"[bold red]Gate failed:[/] {message}")
+    if failures:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""The Assistant: the use cases Beacon offers (ask, ingest, list, remove), over its parts.
+
+It receives every part from the composition root (`assistant.factory.build_assistant`) and
+holds no logic of its own beyond timing and input validation.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from assistant.answerer import ExtractiveAnswerer
+from assistant.embedder import Embedder
+from assistant.errors import InvalidInput, NotFound
+from assistant.lexical import LexicalIndex
+from assistant.models import Answer, DocumentSummary, IngestReport
+from assistant.retriever import HybridRetriever
+from assistant.settings import Settings
+from assistant.store import ChunkStore
+from ingest.pipeline import Ingestor, ProgressCallback
+
+MAX_QUESTION_CHARS = 2000
+
+
+class Assistant:
+    def __init__(
+        self,
+        settings: Settings,
+        store: ChunkStore,
+        embedder: Embedder,
+        lexical: LexicalIndex,
+        retriever: HybridRetriever,
+        answerer: ExtractiveAnswerer,
+        ingestor: Ingestor,
+    ):
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.lexical = lexical
+        self.retriever = retriever
+        self.answerer = answerer
+        self.ingestor = ingestor
+
+    def ask(self, question: str, k: int | None = None, filters: dict[str, Any] | None = None) -> Answer:
+        question = " ".join((question or "").split())
+        if not question:
+            raise InvalidInput("The question is empty; type a question about the library.")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise InvalidInput(f"The question is {len(question)} characters long; keep it under {MAX_QUESTION_CHARS}.")
+        k = k or self.settings.top_k
+        if not 1 <= k <= 50:
+            raise InvalidInput(f"k must be between 1 and 50, not {k}.")
+        start = time.perf_counter()
+        retrieval = self.retriever.retrieve(question, k, filters)
+        retrieved_at = time.perf_counter()
+        answer = self.answerer.answer(retrieval)
+        done = time.perf_counter()
+        answer.timings_ms = {
+            "retrieve": round((retrieved_at - start) * 1000, 1),
+            "answer": round((done - retrieved_at) * 1000, 1),
+            "total": round((done - start) * 1000, 1),
+        }
+        return answer
+
+    def ingest(self, inputs: list[str], on_progress: ProgressCallback | None = None) -> list[IngestReport]:
+        reports = self.ingestor.ingest(inputs, on_progress)
+        if any(r.status in ("added", "updated") for r in reports):
+            self.lexical.ensure_current()  # rebuild BM25 now rather than on the next question
+        return reports
+
+    def list_documents(self) -> list[DocumentSummary]:
+        return self.store.list_documents()
+
+    def remove_document(self, doc_id_or_source: str) -> tuple[str, int]:
+        return self.ingestor.remove(doc_id_or_source)
+
+    def document_chunks(self, doc_id: str) -> list[dict]:
+        """Chunks of one document in order, for previews."""
+        got = self.store.collection.get(where={"doc_id": doc_id}, include=["documents", "metadatas"])
+        if not got["ids"]:
+            raise NotFound(f"No document {doc_id!r} in the library; `beacon docs list` shows the ids.")
+        rows = [{"id": i, "text": t, **m} for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])]
+        return sorted(rows, key=lambda r: r.get("position", 0))
+
+    def warm_up(self) -> None:
+        """Load the model and indexes now, so the first question is not the slow one."""
+        self.embedder.load()
+        self.store.collection
+        self.lexical.ensure_current()

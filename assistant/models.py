@@ -1,0 +1,109 @@
+"""Data that crosses module boundaries: chunks, documents, answers.
+
+`Answer.model_dump()` is exactly what `beacon ask --json` prints; keep the field names stable,
+other tools read them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Chunk(BaseModel):
+    """A piece of a document small enough to embed, with where it came from."""
+
+    id: str
+    doc_id: str
+    position: int
+    text: str
+    locator: str = ""
+    heading: str = ""
+    page: int | None = None
+
+
+class DocumentMeta(BaseModel):
+    """What Beacon knows about one source document."""
+
+    doc_id: str
+    source: str
+    title: str
+    sha256: str
+    format: str
+    ingested_at: str = ""
+    year: int | None = None
+    doc_type: str = ""
+    symbol: str = ""
+    url: str = ""
+
+
+class DocumentSummary(DocumentMeta):
+    chunks: int
+
+
+class IngestReport(BaseModel):
+    """One line of `beacon ingest --json`."""
+
+    source: str
+    doc_id: str | None = None
+    title: str | None = None
+    status: Literal["added", "updated", "unchanged", "failed"]
+    chunks: int = 0
+    error: str | None = None
+
+
+class Hit(BaseModel):
+    """A retrieved chunk with its fused score and the metadata needed to cite it."""
+
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str
+    locator: str
+    text: str
+    score: float
+    dense_score: float | None = None
+    url: str = ""
+    doc_type: str = ""
+    year: int | None = None
+
+
+class Citation(BaseModel):
+    n: int
+    doc_id: str
+    title: str
+    source: str
+    locator: str
+    text: str
+    score: float
+    url: str = ""
+
+
+class Retrieved(BaseModel):
+    doc_id: str
+    source: str
+    locator: str
+    score: float
+    title: str = ""
+
+
+class AnswerSentence(BaseModel):
+    text: str
+    citations: list[int]
+    supported: bool
+    support_score: float
+
+
+class Answer(BaseModel):
+    """A grounded answer (or a refusal) with the citations its markers point to."""
+
+    question: str
+    answer: str
+    refused: bool
+    citations: list[Citation] = Field(default_factory=list)
+    retrieved: list[Retrieved] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    answerer: str = "extractive"
+    sentences: list[AnswerSentence] = Field(default_factory=list)
+    refusal_reason: str | None = None

@@ -1,0 +1,124 @@
+"""Hybrid retrieval: dense (Chroma) and BM25 candidates fused by reciprocal rank.
+
+Dense search finds paraphrases; BM25 finds the exact symbols, names and numbers a legal
+question hinges on. Near-duplicate chunks (overlaps, the same text ingested twice) are
+suppressed so the top-k offers distinct evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from assistant.embedder import Embedder
+from assistant.lexical import LexicalIndex
+from assistant.models import Hit
+from assistant.store import ChunkStore
+from assistant.text import index_text, tokenize, words
+
+FILTER_KEYS = ("source", "doc_type", "year", "doc_id")
+
+
+@dataclass
+class Retrieval:
+    """What a question retrieved, plus what the answerer reuses (no second embedding)."""
+
+    question: str
+    hits: list[Hit]
+    query_vector: np.ndarray
+    best_similarity: float = 0.0
+    filters: dict[str, Any] = field(default_factory=dict)
+
+
+def chroma_where(filters: dict[str, Any]) -> dict | None:
+    clauses = [{key: value} for key, value in filters.items() if value not in (None, "")]
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _matches(meta: dict, filters: dict[str, Any]) -> bool:
+    return all(meta.get(k) == v for k, v in filters.items() if v not in (None, ""))
+
+
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    ws = words(text)
+    return {tuple(ws[i : i + 3]) for i in range(max(len(ws) - 2, 1))}
+
+
+def near_duplicate(a: set, b: set, threshold: float = 0.8) -> bool:
+    if not a or not b:
+        return False
+    return len(a & b) / min(len(a), len(b)) >= threshold
+
+
+class HybridRetriever:
+    def __init__(self, store: ChunkStore, lexical: LexicalIndex, embedder: Embedder, candidates: int = 30, rrf_k: int = 60):
+        self.store = store
+        self.lexical = lexical
+        self.embedder = embedder
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+
+    def retrieve(self, question: str, k: int, filters: dict[str, Any] | None = None) -> Retrieval:
+        filters = {key: v for key, v in (filters or {}).items() if key in FILTER_KEYS and v not in (None, "")}
+        vector = self.embedder.embed_one(question)
+        dense = self.store.dense_query(vector, self.candidates, chroma_where(filters))
+        mask = self.lexical.mask(lambda m: _matches(m, filters)) if filters else None
+        lexical = self.lexical.search(question, self.candidates, mask)
+
+        fused: dict[str, float] = {}
+        rows: dict[str, tuple[str, dict]] = {}
+        similarity: dict[str, float] = {}
+        for rank, (cid, text, meta, sim) in enumerate(dense):
+            fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+            rows[cid] = (text, meta)
+            similarity[cid] = sim
+        for rank, (cid, text, meta, _score) in enumerate(lexical):
+            fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+            rows.setdefault(cid, (text, meta))
+        # Third vote: how much of the question's key terms (IDF-weighted) each candidate covers.
+        # BM25 rewards repeating one term; coverage rewards stating all of them.
+        weights = {t: self.lexical.idf(t) for t in dict.fromkeys(tokenize(question))}
+        if weights:
+            coverage = {
+                cid: sum(w for t, w in weights.items() if t in set(tokenize(index_text(meta.get("title", ""), meta.get("heading", ""), text))))
+                for cid, (text, meta) in rows.items()
+            }
+            for rank, cid in enumerate(sorted(coverage, key=lambda c: (-coverage[c], -fused[c]))):
+                fused[cid] += 1.0 / (self.rrf_k + rank + 1)
+        missing = [cid for cid in fused if cid not in similarity]
+        if missing:
+            for cid, emb in self.store.chunk_embeddings(missing).items():
+                similarity[cid] = float(np.dot(emb, vector))
+
+        best_possible = 3.0 / (self.rrf_k + 1)
+        hits: list[Hit] = []
+        kept_shingles: list[set] = []
+        for cid in sorted(fused, key=lambda c: (-fused[c], c)):
+            text, meta = rows[cid]
+            sh = _shingles(text)
+            if any(near_duplicate(sh, other) for other in kept_shingles):
+                continue
+            kept_shingles.append(sh)
+            hits.append(
+                Hit(
+                    chunk_id=cid,
+                    doc_id=meta["doc_id"],
+                    source=meta.get("source", ""),
+                    title=meta.get("title", ""),
+                    locator=meta.get("locator", ""),
+                    text=text,
+                    score=round(fused[cid] / best_possible, 4),
+                    dense_score=round(similarity.get(cid, 0.0), 4),
+                    url=meta.get("url", ""),
+                    doc_type=meta.get("doc_type", ""),
+                    year=meta.get("year"),
+                )
+            )
+            if len(hits) >= k:
+                break
+        best = max(similarity.values(), default=0.0)
+        return Retrieval(question=question, hits=hits, query_vector=vector, best_similarity=best, filters=filters)

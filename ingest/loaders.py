@@ -1,0 +1,308 @@
+"""Turn a file's bytes into structured text: sections with their heading path and page.
+
+Each format has one loader; all return a `LoadedDocument`, so chunking never needs to know
+where the text came from. Loaders raise `IngestError` with a message a trainer can act on.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from assistant.errors import IngestError, UnsupportedFormat
+
+# Extension -> format name. Everything else is refused with UnsupportedFormat.
+EXTENSIONS = {
+    ".txt": "text",
+    ".text": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+    ".docx": "docx",
+}
+CONTENT_TYPES = {
+    "text/plain": "text",
+    "text/markdown": "markdown",
+    "text/html": "html",
+    "application/xhtml+xml": "html",
+    "application/pdf": "pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+}
+MAX_DOCX_UNPACKED = 200 * 1024 * 1024  # a .docx that unpacks to more than this is treated as a zip bomb
+
+
+@dataclass
+class Section:
+    """A run of text under one heading path (and, for PDFs, on one page)."""
+
+    headings: list[str]
+    text: str
+    page: int | None = None
+
+
+@dataclass
+class LoadedDocument:
+    format: str
+    title: str
+    sections: list[Section]
+    front_matter: dict = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(s.text for s in self.sections)
+
+
+def format_for(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    if suffix not in EXTENSIONS:
+        raise UnsupportedFormat(
+            f"Unsupported file type {suffix or '(none)'!r}: Beacon reads {', '.join(sorted(EXTENSIONS))}. "
+            "Convert the file to one of these (e.g. save as PDF or DOCX) and ingest it again."
+        )
+    return EXTENSIONS[suffix]
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 when it is, otherwise the encoding charset-normalizer finds most likely."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise IngestError("The file is not readable text in any known encoding; save it as UTF-8 and ingest it again.")
+    return str(best)
+
+
+def _first_line_title(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip().strip("#").strip()
+        if line:
+            if len(line) <= 120:
+                return line
+            cut = line[:100].rsplit(" ", 1)[0]
+            return cut + "…"
+    return ""
+
+
+# --- Markdown and plain text ----------------------------------------------------------------
+HEADING_RE = re.compile(r"^(#{1,6})\s*(\S.*?)\s*#*\s*$")
+ARTICLE_LINE_RE = re.compile(r"^\s*(Article|ARTICLE|Art\.)\s+(\d+[a-z]?|[IVXLC]+)\b\.?\s*(.{0,120})$")
+FRONT_MATTER_RE = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
+
+
+def split_front_matter(text: str) -> tuple[dict, str]:
+    match = FRONT_MATTER_RE.match(text)
+    if not match:
+        return {}, text
+    try:
+        meta = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as exc:
+        raise IngestError(f"The front-matter block is not valid YAML ({exc}); fix it or remove it.") from exc
+    if not isinstance(meta, dict):
+        raise IngestError("The front-matter block must be a mapping of `key: value` lines.")
+    return meta, text[match.end() :]
+
+
+def sections_from_lines(text: str, markdown: bool) -> list[Section]:
+    """Split on Markdown headings (when `markdown`) and on 'Article N' lines (always)."""
+    sections: list[Section] = []
+    stack: list[tuple[int, str]] = []
+    buffer: list[str] = []
+
+    def flush() -> None:
+        body = "\n".join(buffer).strip()
+        buffer.clear()
+        if body:
+            sections.append(Section(headings=[h for _, h in stack], text=body))
+
+    for line in text.splitlines():
+        heading = HEADING_RE.match(line) if markdown else None
+        article = None if heading else ARTICLE_LINE_RE.match(line)
+        if heading:
+            flush()
+            level, title = len(heading.group(1)), heading.group(2).strip()
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, " ".join(title.split())))
+        elif article and len(line.strip()) < 140:
+            flush()
+            level = 7  # below any Markdown heading
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, " ".join(line.split())))
+        else:
+            buffer.append(line)
+    flush()
+    return sections
+
+
+BROKEN_PARAGRAPH_RE = re.compile(r"(?<=[a-z,])[ \t]*\n[ \t]*\n[ \t]*(?=[a-z])")
+
+
+def mend_broken_paragraphs(text: str) -> str:
+    """Join a sentence that a stray blank line split in two ('... the private\n\nsector, ...')."""
+    return BROKEN_PARAGRAPH_RE.sub(" ", text)
+
+
+def load_markdown(data: bytes) -> LoadedDocument:
+    meta, body = split_front_matter(mend_broken_paragraphs(decode_text(data)))
+    sections = sections_from_lines(body, markdown=True)
+    first_heading = next((s.headings[0] for s in sections if s.headings), "")
+    title = str(meta.get("title") or first_heading or _first_line_title(body))
+    return LoadedDocument("markdown", title, sections, meta)
+
+
+def load_text(data: bytes) -> LoadedDocument:
+    text = mend_broken_paragraphs(decode_text(data))
+    return LoadedDocument("text", _first_line_title(text), sections_from_lines(text, markdown=False))
+
+
+# --- HTML -------------------------------------------------------------------------------------
+HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+
+
+def _strip_hidden(html: str) -> str:
+    """Drop scripts, styles and hidden elements before extraction: none of it is content."""
+    import lxml.html
+
+    try:
+        root = lxml.html.fromstring(html)
+    except Exception:  # lxml raises several types on junk
+        return html
+    for el in root.xpath("//script|//style|//noscript|//template|//*[@hidden]|//*[@aria-hidden='true']"):
+        el.drop_tree()
+    for el in root.xpath("//*[@style]"):
+        if HIDDEN_STYLE_RE.search(el.get("style", "")):
+            el.drop_tree()
+    return lxml.html.tostring(root, encoding="unicode")
+
+
+def load_html(data: bytes) -> LoadedDocument:
+    import trafilatura
+
+    html = _strip_hidden(decode_text(data))
+    text = trafilatura.extract(html, output_format="txt", include_formatting=True, include_tables=True, favor_recall=True)
+    if not text or not text.strip():
+        raise IngestError("No readable text found in this HTML page (is it empty or built by JavaScript?).")
+    meta = trafilatura.extract_metadata(html)
+    sections = sections_from_lines(text, markdown=True)
+    first_heading = next((s.headings[0] for s in sections if s.headings), "")
+    title = (meta.title if meta and meta.title else "") or first_heading or _first_line_title(text)
+    return LoadedDocument("html", title, sections)
+
+
+# --- PDF --------------------------------------------------------------------------------------
+def load_pdf(data: bytes) -> LoadedDocument:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise IngestError("The PDF is encrypted with a password; save an unprotected copy and ingest that.")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        info = reader.metadata
+    except IngestError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+        raise IngestError(f"The PDF is damaged or not a PDF ({exc}); re-export it and ingest again.") from exc
+    except Exception as exc:  # pypdf surfaces many low-level errors on corrupt input
+        if "crypt" in str(exc).lower() or "AES" in str(exc):
+            raise IngestError("The PDF is encrypted and cannot be read; save an unprotected copy and ingest that.") from exc
+        raise IngestError(f"The PDF could not be read ({type(exc).__name__}: {exc}); re-export it and ingest again.") from exc
+    if not any(p.strip() for p in pages):
+        raise IngestError("The PDF has no extractable text (is it scanned images?); OCR is not enabled, so ingest a text PDF.")
+    sections: list[Section] = []
+    carried: list[str] = []  # an article that runs over a page break keeps its heading
+    for number, page_text in enumerate(pages, start=1):
+        page_sections = sections_from_lines(page_text, markdown=False)
+        for section in page_sections:
+            headings = section.headings or carried
+            sections.append(Section(headings=headings, text=section.text, page=number))
+            carried = headings
+    title = (info.title if info and info.title else "") or _first_line_title(pages[0] if pages[0].strip() else "\n".join(pages))
+    return LoadedDocument("pdf", str(title).strip(), sections)
+
+
+# --- DOCX -------------------------------------------------------------------------------------
+def _check_zip(data: bytes) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile as exc:
+        raise IngestError("The file is not a valid .docx (not a zip archive); re-save it from Word or LibreOffice.") from exc
+    if unpacked > MAX_DOCX_UNPACKED:
+        raise IngestError(
+            f"The .docx unpacks to {unpacked // (1024 * 1024)} MB, more than {MAX_DOCX_UNPACKED // (1024 * 1024)} MB; "
+            "it looks like a zip bomb and was not opened."
+        )
+
+
+def load_docx(data: bytes) -> LoadedDocument:
+    _check_zip(data)
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except Exception as exc:  # python-docx raises KeyError/ValueError/PackageNotFoundError on junk
+        raise IngestError(f"The .docx could not be opened ({type(exc).__name__}); re-save it from Word or LibreOffice.") from exc
+    lines: list[str] = []
+    title = (document.core_properties.title or "").strip()
+    for paragraph in document.paragraphs:
+        text = paragraph.text.strip()
+        if not text:
+            lines.append("")
+            continue
+        style = (paragraph.style.name if paragraph.style is not None else "") or ""
+        level = None
+        if style == "Title":
+            level = 1
+            title = title or text
+        elif style.startswith("Heading"):
+            digits = style.split()[-1]
+            level = int(digits) if digits.isdigit() else 2
+        lines.append(f"{'#' * min(level, 6)} {text}" if level else text)
+        lines.append("")
+    for table in document.tables:
+        for row in table.rows:
+            cells = [c.text.strip() for c in row.cells if c.text.strip()]
+            if cells:
+                lines.append(" | ".join(cells))
+        lines.append("")
+    text = "\n".join(lines)
+    if not text.strip():
+        raise IngestError("The .docx contains no text.")
+    sections = sections_from_lines(text, markdown=True)
+    first_heading = next((s.headings[0] for s in sections if s.headings), "")
+    return LoadedDocument("docx", title or first_heading or _first_line_title(text), sections)
+
+
+LOADERS: dict[str, Callable[[bytes], LoadedDocument]] = {
+    "text": load_text,
+    "markdown": load_markdown,
+    "html": load_html,
+    "pdf": load_pdf,
+    "docx": load_docx,
+}
+
+
+def load_bytes(data: bytes, fmt: str) -> LoadedDocument:
+    if not data.strip():
+        raise IngestError("The file is empty.")
+    document = LOADERS[fmt](data)
+    if not any(s.text.strip() for s in document.sections):
+        raise IngestError("No text could be extracted from the file.")
+    return document

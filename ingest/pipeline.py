@@ -1,0 +1,156 @@
+"""Ingestion: sources → bytes → structured text → chunks → embeddings → store.
+
+Exact and idempotent: a document whose bytes and chunking are unchanged is skipped before it
+is even parsed; a changed one replaces all of its chunks (embeddings of chunks whose text did
+not change are reused); a failure in one source is reported and never stops the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from typing import Callable
+
+import numpy as np
+
+from assistant.embedder import Embedder
+from assistant.errors import BeaconError, IngestError, NotFound
+from assistant.models import IngestReport
+from assistant.settings import Settings
+from assistant.store import ChunkStore
+from assistant.text import index_text
+from ingest.chunking import chunk_document, chunking_signature
+from ingest.loaders import load_bytes
+from ingest.metadata import document_metadata
+from ingest.sources import SourceRef, expand_sources, fetch_url, read_file
+
+ProgressCallback = Callable[[int, int, IngestReport], None]
+
+
+def text_sha(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+class Ingestor:
+    def __init__(self, settings: Settings, store: ChunkStore, embedder: Embedder):
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+
+    @property
+    def _max_bytes(self) -> int:
+        return int(self.settings.max_file_mb * 1024 * 1024)
+
+    def ingest(self, inputs: list[str], on_progress: ProgressCallback | None = None) -> list[IngestReport]:
+        refs, problems = expand_sources(inputs)
+        reports = [IngestReport(source=src, status="failed", error=msg) for src, msg in problems]
+        total = len(refs) + len(problems)
+        for i, report in enumerate(reports, start=1):
+            if on_progress:
+                on_progress(i, total, report)
+        with self.store.write_lock():
+            for ref in refs:
+                report = self.ingest_one(ref)
+                reports.append(report)
+                if on_progress:
+                    on_progress(len(reports), total, report)
+        return reports
+
+    def ingest_one(self, ref: SourceRef) -> IngestReport:
+        doc_id = ref.doc_id
+        try:
+            return self._ingest(ref, doc_id)
+        except BeaconError as exc:
+            return IngestReport(source=ref.source, doc_id=doc_id, status="failed", error=str(exc))
+        except Exception as exc:  # a parser bug on one odd file must not stop the batch
+            return IngestReport(source=ref.source, doc_id=doc_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+
+    def _ingest(self, ref: SourceRef, doc_id: str) -> IngestReport:
+        if ref.is_url:
+            data, fmt = fetch_url(ref.url, self._max_bytes, self.settings.fetch_timeout_s, self.settings.allow_private_urls)
+        else:
+            data, fmt = read_file(ref, self._max_bytes)
+        sha = hashlib.sha256(data).hexdigest()
+        signature = chunking_signature(self.settings.chunk_size, self.settings.chunk_overlap)
+        existing = self.store.document_chunks(doc_id)
+        if existing and all(
+            m.get("sha256") == sha and m.get("chunker") == signature and m.get("n_chunks") == len(existing)
+            for m in existing.values()
+        ):
+            title = next(iter(existing.values())).get("title", "")
+            return IngestReport(source=ref.source, doc_id=doc_id, title=title, status="unchanged", chunks=len(existing))
+
+        document = load_bytes(data, fmt)
+        chunks = chunk_document(doc_id, document, self.settings.chunk_size, self.settings.chunk_overlap)
+        if not chunks:
+            raise IngestError("No text could be extracted from the document.")
+        meta = document_metadata(document.title, document.text, document.front_matter)
+        doc_meta = {
+            "doc_id": doc_id,
+            "source": ref.source,
+            "title": document.title or ref.source,
+            "sha256": sha,
+            "format": fmt,
+            "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "year": meta["year"],
+            "doc_type": meta["doc_type"],
+            "symbol": meta["symbol"],
+            "url": meta["url"] or (ref.url or ""),
+            "chunker": signature,
+            "n_chunks": len(chunks),
+        }
+        texts = [index_text(doc_meta["title"], c.heading, c.text) for c in chunks]
+        shas = [text_sha(t) for t in texts]
+        embeddings = self._embeddings(texts, shas, existing)
+        metadatas = [
+            {
+                **doc_meta,
+                "position": c.position,
+                "locator": c.locator,
+                "heading": c.heading,
+                "page": c.page,
+                "text_sha": s,
+            }
+            for c, s in zip(chunks, shas)
+        ]
+        self.store.write_document([c.id for c in chunks], [c.text for c in chunks], metadatas, embeddings)
+        return IngestReport(
+            source=ref.source,
+            doc_id=doc_id,
+            title=doc_meta["title"],
+            status="updated" if existing else "added",
+            chunks=len(chunks),
+        )
+
+    def _embeddings(self, texts: list[str], shas: list[str], existing: dict[str, dict]) -> np.ndarray:
+        """Embed only texts the store does not already hold a vector for."""
+        known = {m.get("text_sha"): cid for cid, m in existing.items() if m.get("text_sha")}
+        reuse = self.store.chunk_embeddings([known[s] for s in set(shas) if s in known])
+        by_sha = {s: reuse[known[s]] for s in set(shas) if s in known and known[s] in reuse}
+        missing = [i for i, s in enumerate(shas) if s not in by_sha]
+        vectors = np.zeros((len(texts), self.embedder.dimension), dtype=np.float32)
+        if missing:
+            fresh = self.embedder.embed([texts[i] for i in missing])
+            for row, i in enumerate(missing):
+                vectors[i] = fresh[row]
+        for i, s in enumerate(shas):
+            if s in by_sha:
+                vectors[i] = by_sha[s]
+        return vectors
+
+    def remove(self, doc_id_or_source: str) -> tuple[str, int]:
+        """Delete a document by id or by source (as given at ingest, or its resolved path)."""
+        with self.store.write_lock():
+            docs = self.store.list_documents()
+            wanted = doc_id_or_source
+            matches = [d for d in docs if d.doc_id == wanted or d.source == wanted]
+            if not matches and not expand_sources([wanted])[1]:
+                refs, _ = expand_sources([wanted])
+                ids = {r.doc_id for r in refs}
+                matches = [d for d in docs if d.doc_id in ids]
+            if not matches:
+                raise NotFound(f"No document with id or source {wanted!r}; `beacon docs list` shows what is in the library.")
+            removed = 0
+            for doc in matches:
+                removed += self.store.delete_document(doc.doc_id)
+            return ", ".join(d.doc_id for d in matches), removed
