@@ -41,7 +41,7 @@ eval: library
 		--fail-under recall@k=0.7 --fail-under refusal_accuracy=0.6 --fail-under false_refusal_rate=0.35
 
 bench: install
-	$(BIN)/python benchmarks/ingest_throughput.py
+	$(BIN)/python benchmarks/ingest_and_query.py
 
 clean:
 	rm -rf .beacon evals/out .pytest_cache

@@ -1,0 +1,93 @@
+"""Ingestion throughput vs raw encode, unchanged re-ingest, and query latency, on real texts.
+
+    .venv/bin/python benchmarks/ingest_and_query.py [PATH ...]
+
+Defaults to knowledge/ plus ../shared/corpus and ../shared/seeds when present. Prints a table;
+copy it into BENCHMARKS.md with the machine description.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+QUESTIONS = [
+    "What did the 24th Alliance conference focus on?",
+    "What are the 3 Ps of the OSCE Action Plan?",
+    "How does the Palermo Protocol define trafficking in persons?",
+    "What must States do to discourage demand?",
+    "How do I bake bread?",
+    "What is the national hotline number in Moldova?",
+    "Who is the OSCE Special Representative?",
+    "What does Article 6 of the Palermo Protocol say about victims?",
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def main(paths: list[str]) -> None:
+    from assistant import Settings, build_assistant
+    from assistant.text import index_text
+
+    if not paths:
+        candidates = [ROOT / "knowledge", ROOT.parent / "shared" / "corpus", ROOT.parent / "shared" / "seeds"]
+        paths = [str(p) for p in candidates if p.exists() and any(p.iterdir())]
+    with tempfile.TemporaryDirectory() as tmp:
+        beacon = build_assistant(Settings(data_dir=Path(tmp)))
+        t0 = time.perf_counter()
+        beacon.embedder.load()
+        load_s = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        reports = beacon.ingest(paths)
+        first_s = time.perf_counter() - t0
+        chunks = sum(r.chunks for r in reports)
+        size_mb = sum(Path(r.source).stat().st_size for r in reports if Path(r.source).exists()) / 1e6
+
+        rows = [(c["title"], c.get("heading", ""), c["text"]) for d in beacon.list_documents() for c in beacon.document_chunks(d.doc_id)]
+        texts = [index_text(*row) for row in rows]
+        t0 = time.perf_counter()
+        beacon.embedder.embed(texts)
+        raw_s = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        again = beacon.ingest(paths)
+        unchanged_s = time.perf_counter() - t0
+        assert all(r.status == "unchanged" for r in again), "re-ingest should find everything unchanged"
+
+        beacon.ask(QUESTIONS[0])  # warm caches
+        timings = {"retrieve": [], "answer": [], "total": []}
+        for _ in range(3):
+            for q in QUESTIONS:
+                answer = beacon.ask(q)
+                for key in timings:
+                    timings[key].append(answer.timings_ms[key])
+
+    table = Table(title=f"Beacon ingest and query ({len(reports)} documents, {chunks} chunks, {size_mb:.2f} MB)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("model load (s)", f"{load_s:.2f}")
+    table.add_row("first ingest (s)", f"{first_s:.2f}")
+    table.add_row("ingest throughput (chunks/s)", f"{chunks / first_s:.1f}")
+    table.add_row("ingest throughput (MB/min)", f"{size_mb / first_s * 60:.2f}")
+    table.add_row("raw encode of the same chunks (chunks/s)", f"{chunks / raw_s:.1f}")
+    table.add_row("pipeline efficiency (ingest / raw encode)", f"{raw_s / first_s:.0%}")
+    table.add_row("unchanged re-ingest (s)", f"{unchanged_s:.3f}")
+    table.add_row("re-ingest speed-up", f"{first_s / unchanged_s:.0f}x")
+    for key, values in timings.items():
+        table.add_row(f"{key} p50 / p95 (ms)", f"{statistics.median(values):.1f} / {percentile(values, 0.95):.1f}")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
