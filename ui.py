@@ -57,7 +57,8 @@ def format_sources(answer: Answer) -> str:
         link = c.url or c.source
         link_md = f"[{escape_text(link)}]({link})" if link.startswith(("http://", "https://")) else f"`{escape_text(link)}`"
         place = f" — {escape_text(c.locator)}" if c.locator else ""
-        blocks.append(f"<a id='src-{c.n}'></a>**[{c.n}] {escape_text(c.title)}**{place}  \n{link_md}\n\n> {snippet}")
+        quote = "> " + snippet.replace("\n\n", "\n>\n> ").replace("\n", "\n> ").replace("> >", ">")
+        blocks.append(f"<a id='src-{c.n}'></a>**[{c.n}] {escape_text(c.title)}**{place}  \n{link_md}\n\n{quote}")
     return "\n\n".join(blocks)
 
 
