@@ -122,7 +122,7 @@ class ExtractiveAnswerer:
         units.sort(key=lambda u: (-(u[4] + RANK_WEIGHT / (1 + u[0])), u[0], u[1]))
         shortlist = units[:MAX_EMBEDDED_UNITS]
         shortlist += [u for u in units[MAX_EMBEDDED_UNITS:] if u[0] < 2 and u[1] < 2]
-        similarity = self.embedder.embed([u[2] for u in shortlist]) @ retrieval.query_vector
+        similarity = self.embedder.embed_cached([u[2] for u in shortlist]) @ retrieval.query_vector
         scored = []
         for (h, p, text, tokens, cov), sim in zip(shortlist, similarity):
             score = SIMILARITY_WEIGHT * float(sim) + KEY_TERM_WEIGHT * cov + CONTEXT_WEIGHT * context_cover[h] + RANK_WEIGHT / (1 + h)

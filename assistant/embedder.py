@@ -17,6 +17,7 @@ import numpy as np
 from assistant.errors import ConfigError
 
 MODEL_DIMENSIONS = {"all-MiniLM-L6-v2": 384}
+CACHE_SIZE = 50_000  # sentence vectors kept in memory (~75 MB at 384 floats)
 
 
 def packaged_model_path(name: str) -> Path:
@@ -41,6 +42,8 @@ class Embedder:
         self.model_path = model_path
         self.batch_size = batch_size
         self._lock = threading.Lock()
+        self._cache: dict[str, np.ndarray] = {}
+        self._cache_lock = threading.Lock()
 
     @property
     def dimension(self) -> int:
@@ -77,3 +80,19 @@ class Embedder:
 
     def embed_one(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
+
+    def embed_cached(self, texts: list[str]) -> np.ndarray:
+        """Like `embed`, remembering recent texts: answer sentences recur across questions."""
+        if not texts:
+            return self.embed([])
+        with self._cache_lock:
+            known = {t: self._cache[t] for t in texts if t in self._cache}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            fresh = dict(zip(missing, self.embed(missing)))
+            known.update(fresh)
+            with self._cache_lock:
+                self._cache.update(fresh)
+                while len(self._cache) > CACHE_SIZE:
+                    self._cache.pop(next(iter(self._cache)))
+        return np.stack([known[t] for t in texts])

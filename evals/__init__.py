@@ -1,0 +1,1 @@
+"""Beacon evaluation suite: run a dataset, score retrieval and grounding, write reports."""
