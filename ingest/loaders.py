@@ -103,6 +103,14 @@ ARTICLE_LINE_RE = re.compile(r"^\s*(Article|ARTICLE|Art\.)\s+(\d+[a-z]?|[IVXLC]+
 FRONT_MATTER_RE = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 
 
+def looks_like_article_heading(rest: str) -> bool:
+    """'Article 5', 'Article 5. Criminalization' are headings; 'Article 5 shall apply to...' is text."""
+    rest = rest.strip()
+    if not rest:
+        return True
+    return len(rest) <= 80 and not re.search(r"[.;,:]$|\.\s", rest) and not re.match(r"(?:of|shall|and|or|to|in|the|as|above|below)\b", rest)
+
+
 def split_front_matter(text: str) -> tuple[dict, str]:
     match = FRONT_MATTER_RE.match(text)
     if not match:
@@ -137,7 +145,7 @@ def sections_from_lines(text: str, markdown: bool) -> list[Section]:
             while stack and stack[-1][0] >= level:
                 stack.pop()
             stack.append((level, " ".join(title.split())))
-        elif article and len(line.strip()) < 140:
+        elif article and looks_like_article_heading(article.group(3)):
             flush()
             level = 7  # below any Markdown heading
             while stack and stack[-1][0] >= level:

@@ -1,0 +1,189 @@
+"""Bad input: every broken file gets a clear error of its own, the good ones are ingested, and
+the store keeps no trace of what failed."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from assistant import Settings, build_assistant
+
+GOOD_TEXT = "Article 1\n\nStates shall prevent trafficking in persons through research and campaigns.\n"
+
+
+@pytest.fixture(scope="module")
+def beacon(tmp_path_factory):
+    return build_assistant(Settings(data_dir=tmp_path_factory.mktemp("data"), max_file_mb=1, fetch_timeout_s=2, allow_private_urls=True))
+
+
+def ingest_with_good_file(beacon, tmp_path: Path, bad: Path):
+    good = tmp_path / "good.md"
+    good.write_text(GOOD_TEXT, encoding="utf-8")
+    reports = {Path(r.source).name: r for r in beacon.ingest([str(good), str(bad)])}
+    assert reports["good.md"].status in ("added", "unchanged")
+    failed = reports[bad.name]
+    assert failed.status == "failed"
+    assert not beacon.store.document_chunks(failed.doc_id), "a failed document must leave no chunks"
+    return failed.error
+
+
+def pdf_bytes(text: str | None = None, image: Path | None = None, password: str | None = None) -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    if text:
+        pdf.multi_cell(0, 8, text)
+    if image:
+        pdf.image(str(image), x=10, y=10, w=120)
+    if password:
+        pdf.set_encryption(owner_password="owner", user_password=password)
+    return bytes(pdf.output())
+
+
+def test_zero_byte_file(beacon, tmp_path):
+    bad = tmp_path / "empty.txt"
+    bad.write_bytes(b"")
+    assert "empty" in ingest_with_good_file(beacon, tmp_path, bad)
+
+
+@pytest.mark.parametrize("name", ["junk.pdf", "junk.docx"])
+def test_binary_junk_with_a_document_extension(beacon, tmp_path, name):
+    bad = tmp_path / name
+    bad.write_bytes(bytes(range(256)) * 40)
+    error = ingest_with_good_file(beacon, tmp_path, bad)
+    assert "PDF" in error or ".docx" in error
+
+
+def test_truncated_pdf(beacon, tmp_path):
+    data = pdf_bytes("Article 1 text about prevention. " * 200)
+    bad = tmp_path / "truncated.pdf"
+    bad.write_bytes(data[: len(data) // 2])
+    assert "damaged" in ingest_with_good_file(beacon, tmp_path, bad)
+
+
+def test_encrypted_pdf(beacon, tmp_path):
+    bad = tmp_path / "locked.pdf"
+    bad.write_bytes(pdf_bytes("Confidential guidance on referral.", password="secret"))
+    assert "encrypted" in ingest_with_good_file(beacon, tmp_path, bad)
+
+
+def test_image_only_pdf_says_ocr_is_not_enabled(beacon, tmp_path):
+    from PIL import Image
+
+    picture = tmp_path / "scan.png"
+    Image.new("RGB", (300, 120), (180, 40, 40)).save(picture)
+    bad = tmp_path / "scan.pdf"
+    bad.write_bytes(pdf_bytes(image=picture))
+    error = ingest_with_good_file(beacon, tmp_path, bad)
+    assert "no extractable text" in error and "OCR is not enabled" in error
+
+
+def test_docx_zip_bomb_is_not_unpacked(beacon, tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", b"\0" * (210 * 1024 * 1024))
+    bad = tmp_path / "bomb.docx"
+    bad.write_bytes(buffer.getvalue())
+    assert bad.stat().st_size < 1024 * 1024  # small on disk, huge unpacked
+    assert "zip bomb" in ingest_with_good_file(beacon, tmp_path, bad)
+
+
+def test_file_over_the_size_limit(beacon, tmp_path):
+    bad = tmp_path / "huge.txt"
+    bad.write_text("Trafficking prevention guidance. " * 40_000, encoding="utf-8")  # ~1.3 MB > 1 MB limit
+    assert "BEACON_MAX_FILE_MB" in ingest_with_good_file(beacon, tmp_path, bad)
+
+
+def test_unsupported_type(beacon, tmp_path):
+    bad = tmp_path / "slides.pptx"
+    bad.write_bytes(b"PK\x03\x04 not really")
+    assert "Unsupported file type '.pptx'" in ingest_with_good_file(beacon, tmp_path, bad)
+
+
+def test_non_utf8_text_is_decoded(beacon, tmp_path):
+    text = (
+        "Prévention de la traite des êtres humains.\n\n"
+        "Les États participants s'engagent à protéger les victimes et à poursuivre les trafiquants; "
+        "la coopération régionale et l'échange d'informations sont essentiels à l'efficacité des mesures prises.\n"
+    )
+    path = tmp_path / "latin1.txt"
+    path.write_bytes(text.encode("cp1252"))
+    (report,) = beacon.ingest([str(path)])
+    assert report.status == "added", report.error
+    stored = " ".join(c["text"] for c in beacon.document_chunks(report.doc_id))
+    assert "États participants" in stored and "coopération régionale" in stored
+
+
+def test_html_scripts_styles_and_hidden_text_are_dropped(beacon, tmp_path):
+    path = tmp_path / "page.html"
+    path.write_text(
+        """<html><head><title>Referral guide</title><style>.x { color: red }</style>
+        <script>var secret = "SCRIPT-PAYLOAD";</script></head><body>
+        <article><h1>Referral guide</h1>
+        <p>National Referral Mechanisms co-ordinate the identification and assistance of presumed victims of trafficking.</p>
+        <p style="display:none">HIDDEN-PAYLOAD should never be indexed.</p>
+        <div hidden>ALSO-HIDDEN text.</div>
+        <p>Front-line staff are trained to recognise indicators and refer people to specialised support services.</p>
+        </article></body></html>""",
+        encoding="utf-8",
+    )
+    (report,) = beacon.ingest([str(path)])
+    assert report.status == "added", report.error
+    stored = " ".join(c["text"] for c in beacon.document_chunks(report.doc_id))
+    assert "National Referral Mechanisms" in stored
+    for payload in ("SCRIPT-PAYLOAD", "HIDDEN-PAYLOAD", "ALSO-HIDDEN", "color: red"):
+        assert payload not in stored
+
+
+class SlowOrBrokenHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - http.server naming
+        if self.path.startswith("/slow"):
+            time.sleep(4)
+        if self.path.startswith("/error"):
+            self.send_response(500)
+            self.end_headers()
+            return
+        body = b"<html><body><p>Too late.</p></body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def flaky_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowOrBrokenHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_url_that_times_out_or_errors(beacon, flaky_server):
+    reports = beacon.ingest([f"{flaky_server}/slow.html", f"{flaky_server}/error.html"])
+    by_url = {r.source: r for r in reports}
+    slow, broken = by_url[f"{flaky_server}/slow.html"], by_url[f"{flaky_server}/error.html"]
+    assert slow.status == "failed" and "timed out" in slow.error
+    assert broken.status == "failed" and "HTTP 500" in broken.error
+    assert not beacon.store.document_chunks(slow.doc_id) and not beacon.store.document_chunks(broken.doc_id)
+
+
+def test_file_urls_and_private_addresses_are_refused(tmp_path):
+    strict = build_assistant(Settings(data_dir=tmp_path / "strict"))
+    reports = strict.ingest(["file:///etc/passwd", "http://127.0.0.1:9/x.html", "http://169.254.169.254/latest"])
+    assert [r.status for r in reports] == ["failed"] * 3
+    assert "http(s)" in reports[0].error
+    assert "BEACON_ALLOW_PRIVATE_URLS" in reports[1].error and "BEACON_ALLOW_PRIVATE_URLS" in reports[2].error
