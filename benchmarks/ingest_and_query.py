@@ -18,21 +18,9 @@ from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
-QUESTIONS = [
-    "What did the 24th Alliance conference focus on?",
-    "What are the 3 Ps of the OSCE Action Plan?",
-    "How does the Palermo Protocol define trafficking in persons?",
-    "What must States do to discourage demand?",
-    "How do I bake bread?",
-    "What is the national hotline number in Moldova?",
-    "Who is the OSCE Special Representative?",
-    "What does Article 6 of the Palermo Protocol say about victims?",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+from common import QUESTIONS, percentile  # noqa: E402
 
 
 def main(paths: list[str]) -> None:
@@ -86,7 +74,7 @@ def main(paths: list[str]) -> None:
     table.add_row("re-ingest speed-up", f"{first_s / unchanged_s:.0f}x")
     for key, values in timings.items():
         table.add_row(f"{key} p50 / p95 (ms)", f"{statistics.median(values):.1f} / {percentile(values, 0.95):.1f}")
-    Console().print(table)
+    Console(width=180).print(table)
 
 
 if __name__ == "__main__":
