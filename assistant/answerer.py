@@ -15,6 +15,8 @@ similarity alone picks fluent but off-point sentences.
 
 from __future__ import annotations
 
+import re
+
 from assistant.embedder import Embedder
 from assistant.lexical import LexicalIndex
 from assistant.models import Answer, AnswerSentence, Citation, Hit, Retrieved
@@ -34,6 +36,9 @@ FOLLOWER_RATIO = 0.75
 MAX_LIST_ITEMS = 8
 MAX_EMBEDDED_UNITS = 12
 MAX_UNIT_CHARS = 600
+SIBLING_RATIO = 0.9
+# Navigation text ("More information … can be found [here](#)", "click here") states nothing.
+NAVIGATION_RE = re.compile(r"\[(?:here|link|more|read more)\]\(|\bclick here\b|\bcan be found here\b", re.IGNORECASE)
 
 
 class ExtractiveAnswerer:
@@ -80,9 +85,11 @@ class ExtractiveAnswerer:
             return self.refusal(retrieval, reason)
         return self._compose(retrieval, chosen)
 
-    def _candidates(self, retrieval: Retrieval) -> list[tuple[int, int, str]]:
-        """(hit index, position, text) of every answer unit; a lead-in ending in ':' carries its list."""
-        units: list[tuple[int, int, str]] = []
+    def _candidates(self, retrieval: Retrieval) -> list[tuple[int, int, str, str]]:
+        """(hit index, position, text, probe) of every answer unit; a lead-in ending in ':' carries
+        its list. The probe is what is compared with the question: the lead-in of a list says what
+        the list is about, while the items' own wording rarely resembles the question."""
+        units: list[tuple[int, int, str, str]] = []
         for h, hit in enumerate(retrieval.hits):
             sentences = split_sentences(hit.text)
             p = 0
@@ -93,12 +100,11 @@ class ExtractiveAnswerer:
                     while p + 1 + len(items) < len(sentences) and is_list_item(sentences[p + 1 + len(items)]) and len(items) < MAX_LIST_ITEMS:
                         items.append(sentences[p + 1 + len(items)])
                     if items:
-                        text = " ".join([text, *items])
-                        units.append((h, p, text))
+                        units.append((h, p, " ".join([text, *items]), text))
                         p += 1 + len(items)
                         continue
-                if len(text.split()) >= MIN_SENTENCE_WORDS and len(text) <= MAX_UNIT_CHARS:
-                    units.append((h, p, text))
+                if len(text.split()) >= MIN_SENTENCE_WORDS and len(text) <= MAX_UNIT_CHARS and not NAVIGATION_RE.search(text):
+                    units.append((h, p, text, text))
                 p += 1
         return units
 
@@ -112,9 +118,9 @@ class ExtractiveAnswerer:
 
         context_cover = [cover(set(tokenize(f"{hit.title} {hit.locator}"))) for hit in retrieval.hits]
         units = []
-        for h, p, text in self._candidates(retrieval):
+        for h, p, text, probe in self._candidates(retrieval):
             tokens = set(tokenize(text))
-            units.append((h, p, text, tokens, cover(tokens)))
+            units.append((h, p, text, tokens, cover(tokens), probe))
         if not units:
             return []
         # Embedding every sentence is the answerer's main cost; only the lexically promising
@@ -122,9 +128,9 @@ class ExtractiveAnswerer:
         units.sort(key=lambda u: (-(u[4] + RANK_WEIGHT / (1 + u[0])), u[0], u[1]))
         shortlist = units[:MAX_EMBEDDED_UNITS]
         shortlist += [u for u in units[MAX_EMBEDDED_UNITS:] if u[0] < 2 and u[1] < 2]
-        similarity = self.embedder.embed_cached([u[2] for u in shortlist]) @ retrieval.query_vector
+        similarity = self.embedder.embed_cached([u[5] for u in shortlist]) @ retrieval.query_vector
         scored = []
-        for (h, p, text, tokens, cov), sim in zip(shortlist, similarity):
+        for (h, p, text, tokens, cov, _probe), sim in zip(shortlist, similarity):
             score = SIMILARITY_WEIGHT * float(sim) + KEY_TERM_WEIGHT * cov + CONTEXT_WEIGHT * context_cover[h] + RANK_WEIGHT / (1 + h)
             scored.append((score, h, p, text, float(sim), cov, tokens))
         scored.sort(key=lambda row: -row[0])
@@ -139,8 +145,8 @@ class ExtractiveAnswerer:
             if any(near_duplicate(_shingles(row[3]), _shingles(c[3]), 0.7) for c in chosen):
                 continue
             new_terms = {t for t in weights if t in row[6]} - covered_terms
-            if not new_terms and row[4] < best[4]:
-                continue  # adds neither a missing key term nor a closer statement
+            if not new_terms and row[4] < best[4] and row[0] < SIBLING_RATIO * best[0]:
+                continue  # adds no missing key term, no closer statement, and is not a sibling of the best
             chosen.append(row)
             covered_terms |= new_terms
         chosen.sort(key=lambda row: (row[1], row[2]))

@@ -14,15 +14,19 @@ from ingest.loaders import LoadedDocument, Section
 
 ARTICLE_RE = re.compile(r"^(?:Article|ARTICLE|Art\.)\s+(\d+[a-z]?|[IVXLC]+)\b", re.IGNORECASE)
 NUMBERED_PART_RE = re.compile(r"^(Annex|Appendix|Chapter|Part|Section|Rule|Principle)\s+([\w.]+)", re.IGNORECASE)
-CHUNKER_VERSION = "4"  # bump when loading or chunking changes, so unchanged files are re-processed
+CHUNKER_VERSION = "5"  # bump when loading or chunking changes, so unchanged files are re-processed
 
 
 def chunking_signature(chunk_size: int, overlap: int) -> str:
     return f"v{CHUNKER_VERSION}:{chunk_size}:{overlap}"
 
 
-def locator_for(section: Section) -> str:
-    """The most specific citable place: an article if any, else the innermost heading; plus page."""
+def locator_for(section: Section, title: str = "") -> str:
+    """The most specific citable place: an article if any, else the innermost heading; plus page.
+
+    The document title is usually the first heading; it says nothing about where we are, so it
+    never becomes a "§" locator.
+    """
     place = ""
     for heading in reversed(section.headings):
         match = ARTICLE_RE.match(heading)
@@ -35,8 +39,9 @@ def locator_for(section: Section) -> str:
             if match:
                 place = f"{match.group(1).capitalize()} {match.group(2).rstrip('.')}"
                 break
-    if not place and len(section.headings) > 1:
-        place = f"§ {section.headings[-1]}"
+    inner = [h for h in section.headings if h != title]
+    if not place and inner:
+        place = f"§ {inner[-1]}"
     if section.page is not None:
         return f"{place}, p. {section.page}" if place else f"p. {section.page}"
     return place
@@ -72,8 +77,7 @@ def chunk_document(doc_id: str, document: LoadedDocument, chunk_size: int, overl
     splitter = _splitter(chunk_size, overlap)
     chunks: list[Chunk] = []
     for section in document.sections:
-        locator = locator_for(section)
-        # The document title is usually the first heading; it says nothing about where we are.
+        locator = locator_for(section, document.title)
         headings = [h for h in section.headings if h != document.title]
         heading = " › ".join(headings)
         for piece in splitter.split_text(keep_lists_together(section.text)):

@@ -15,7 +15,7 @@ SYMBOL_PATTERNS = [
     re.compile(r"\bCETS\s+No\.\s*\d+\b"),
     re.compile(r"\bA/RES/\d+/\d+\b"),
 ]
-YEAR_RE = re.compile(r"\b(19[4-9]\d|20[0-4]\d)\b")
+YEAR_RE = re.compile(r"\b(1[89]\d\d|20[0-4]\d)\b")
 
 DOC_TYPE_RULES = [
     ("ministerial-decision", re.compile(r"\bMinisterial Council\b.*\bDecision\b|\bMC\.DEC/", re.I | re.S)),

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from assistant.embedder import Embedder
-from assistant.errors import BeaconError, IngestError, NotFound
+from assistant.errors import BeaconError, IngestError, NotFound, StoreError
 from assistant.models import IngestReport
 from assistant.settings import Settings
 from assistant.store import ChunkStore
@@ -60,6 +60,8 @@ class Ingestor:
         doc_id = ref.doc_id
         try:
             return self._ingest(ref, doc_id)
+        except StoreError:
+            raise  # the store itself is wrong (other model, locked): no document can succeed
         except BeaconError as exc:
             return IngestReport(source=ref.source, doc_id=doc_id, status="failed", error=str(exc))
         except Exception as exc:  # a parser bug on one odd file must not stop the batch

@@ -1,0 +1,137 @@
+"""Shared fixtures: an isolated environment, fresh assistants on throw-away data dirs, and small
+real servers (HTTP) bound to 127.0.0.1.
+
+Nothing here fakes Beacon: every assistant is built by `build_assistant` on a real Chroma store
+in a temp dir with the real embedding model (loaded once per process, then cheap).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import socket
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from assistant import Settings, build_assistant
+
+
+ARTICLE_MARKDOWN = """\
+---
+title: Guidance on Victim Identification
+year: 2019
+doc_type: guidelines
+symbol: PC.DEC/1107
+source_url: https://example.org/guidance
+---
+# Guidance on Victim Identification
+
+Frontline staff such as labour inspectors, border guards and social workers are often the first to meet victims of trafficking.
+
+### Article 3
+
+Use of terms. Trafficking in persons shall mean the recruitment, transportation, transfer, harbouring or receipt of persons by means of the threat or use of force for the purpose of exploitation.
+
+### Article 4
+
+Scope of application. This guidance applies to all forms of trafficking in persons, whether national or transnational, and whether or not connected with organised crime.
+
+### Article 5
+
+Reflection period. Presumed victims shall be granted a recovery and reflection period of at least thirty days, during which no expulsion order may be enforced against them.
+"""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clean_beacon_environment(tmp_path_factory):
+    """No BEACON_* variable of the developer's shell (or of `make test`, which exports
+    BEACON_DATA_DIR) leaks into a test, and the default data dir is a throw-away folder."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if name.startswith("BEACON_"):
+                mp.delenv(name)
+        mp.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data-home")))
+        mp.setenv("TOKENIZERS_PARALLELISM", "false")
+        yield
+
+
+@pytest.fixture()
+def data_dir(tmp_path) -> Path:
+    """An empty library folder of this test only."""
+    return tmp_path / "data"
+
+
+@pytest.fixture()
+def beacon(data_dir):
+    """A fresh assistant on an empty, isolated data dir (embedded Chroma)."""
+    return build_assistant(Settings(data_dir=data_dir))
+
+
+@pytest.fixture(scope="session")
+def article_markdown_text() -> str:
+    """Text of a Markdown guidance note with front matter and three `### Article N` sections."""
+    return ARTICLE_MARKDOWN
+
+
+@pytest.fixture()
+def article_markdown(tmp_path) -> Path:
+    """That guidance note as a file of this test."""
+    path = tmp_path / "docs" / "victim-identification.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(ARTICLE_MARKDOWN, encoding="utf-8")
+    return path
+
+
+@pytest.fixture()
+def store_of_another_model(data_dir):
+    """A data dir whose collection was created (by chromadb itself) for a 768-dimension model."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    client = chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False))
+    client.create_collection(
+        "beacon",
+        embedding_function=None,
+        configuration={"hnsw": {"space": "cosine"}},
+        metadata={"embed_model": "other-model", "embed_dim": 768, "revision": 0},
+    )
+    return data_dir
+
+
+@pytest.fixture()
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (at the time of asking)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
+        pass
+
+
+@pytest.fixture()
+def served_folder(tmp_path):
+    """(folder, base URL): files put in the folder are served by a real http.server on 127.0.0.1."""
+    folder = tmp_path / "www"
+    folder.mkdir()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def venv_bin() -> Path:
+    """The folder of the interpreter running the tests, where `beacon` and `chroma` are installed."""
+    return Path(sys.executable).parent
+
