@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SEEDS ?= ../shared/seeds
+CORPUS ?= ../shared/corpus
 export BEACON_DATA_DIR ?= $(CURDIR)/.beacon/data
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
@@ -28,7 +29,7 @@ install-test: $(VENV)/.installed-test
 
 # Ingest is idempotent: unchanged documents are skipped without embedding.
 library: install
-	$(BIN)/beacon ingest knowledge $(wildcard $(SEEDS))
+	$(BIN)/beacon ingest knowledge $(wildcard $(SEEDS)) $(wildcard $(CORPUS))
 
 run: library
 	$(BIN)/beacon serve
