@@ -7,7 +7,7 @@ holds no logic of its own beyond timing and input validation.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.answerer import ExtractiveAnswerer
 from assistant.embedder import Embedder
@@ -19,7 +19,12 @@ from assistant.settings import Settings
 from assistant.store import ChunkStore
 from ingest.pipeline import Ingestor, ProgressCallback
 
+if TYPE_CHECKING:
+    from assistant.generative import FollowUpRewriter, GenerativeAnswerer
+
 MAX_QUESTION_CHARS = 2000
+MAX_HISTORY = 50
+ROLES = ("user", "assistant", "system")
 
 
 class Assistant:
@@ -30,8 +35,9 @@ class Assistant:
         embedder: Embedder,
         lexical: LexicalIndex,
         retriever: HybridRetriever,
-        answerer: ExtractiveAnswerer,
+        answerer: ExtractiveAnswerer | GenerativeAnswerer,
         ingestor: Ingestor,
+        rewriter: FollowUpRewriter | None = None,
     ):
         self.settings = settings
         self.store = store
@@ -40,8 +46,21 @@ class Assistant:
         self.retriever = retriever
         self.answerer = answerer
         self.ingestor = ingestor
+        if rewriter is None:
+            from assistant.generative import FollowUpRewriter
 
-    def ask(self, question: str, k: int | None = None, filters: dict[str, Any] | None = None) -> Answer:
+            rewriter = FollowUpRewriter()
+        self.rewriter = rewriter
+
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        filters: dict[str, Any] | None = None,
+        history: list[dict[str, str]] | None = None,
+    ) -> Answer:
+        """Answer a question; with `history` ([{role, content}, …], oldest first) a follow-up
+        such as "and for children?" is made standalone before retrieval."""
         question = " ".join((question or "").split())
         if not question:
             raise InvalidInput("The question is empty; type a question about the library.")
@@ -50,16 +69,22 @@ class Assistant:
         k = k or self.settings.top_k
         if not 1 <= k <= 50:
             raise InvalidInput(f"k must be between 1 and 50, not {k}.")
+        history = _checked_history(history)
         start = time.perf_counter()
-        retrieval = self.retriever.retrieve(question, k, filters)
+        standalone = self.rewriter.rewrite(question, history) if history else question
+        rewritten_at = time.perf_counter()
+        retrieval = self.retriever.retrieve(standalone, k, filters)
         retrieved_at = time.perf_counter()
         answer = self.answerer.answer(retrieval)
         done = time.perf_counter()
+        answer.question = question  # as asked; the standalone form only steers retrieval and the answer
         answer.timings_ms = {
-            "retrieve": round((retrieved_at - start) * 1000, 1),
+            "retrieve": round((retrieved_at - rewritten_at) * 1000, 1),
             "answer": round((done - retrieved_at) * 1000, 1),
             "total": round((done - start) * 1000, 1),
         }
+        if history:
+            answer.timings_ms["rewrite"] = round((rewritten_at - start) * 1000, 1)
         return answer
 
     def ingest(self, inputs: list[str], on_progress: ProgressCallback | None = None) -> list[IngestReport]:
@@ -87,3 +112,14 @@ class Assistant:
         self.embedder.load()
         self.store.collection
         self.lexical.ensure_current()
+
+
+def _checked_history(history: list[dict[str, str]] | None) -> list[dict[str, str]]:
+    if not history:
+        return []
+    if not isinstance(history, list) or not all(isinstance(m, dict) for m in history):
+        raise InvalidInput("history must be a list of {'role': ..., 'content': ...} messages.")
+    for m in history:
+        if m.get("role") not in ROLES or not isinstance(m.get("content"), str):
+            raise InvalidInput(f"Each history message needs a role in {ROLES} and a text content, not {m!r:.80}.")
+    return history[-MAX_HISTORY:]

@@ -23,6 +23,34 @@ def build_assistant(settings: Settings | None = None) -> Assistant:
     lexical_folder = settings.data_dir / "bm25" / (f"{settings.chroma_host}-{settings.chroma_port}" if settings.server_mode else "local") / settings.collection
     lexical = LexicalIndex(store, lexical_folder)
     retriever = HybridRetriever(store, lexical, embedder, settings.candidates, settings.rrf_k)
-    answerer = ExtractiveAnswerer(embedder, lexical, settings.min_similarity, settings.max_answer_sentences)
+    answerer, rewriter = build_answerer(settings, embedder, lexical)
     ingestor = Ingestor(settings, store, embedder)
-    return Assistant(settings, store, embedder, lexical, retriever, answerer, ingestor)
+    return Assistant(settings, store, embedder, lexical, retriever, answerer, ingestor, rewriter)
+
+
+def build_answerer(settings: Settings, embedder: Embedder, lexical: LexicalIndex):
+    """The answerer `BEACON_ANSWERER` names, and the follow-up rewriter that goes with it.
+
+    LLM backends are imported here only when chosen; a missing package is a ConfigError
+    naming the extra to install, raised now rather than at the first question.
+    """
+    extractive = ExtractiveAnswerer(embedder, lexical, settings.min_similarity, settings.max_answer_sentences)
+    from assistant.generative import FollowUpRewriter
+
+    if settings.answerer == "extractive":
+        return extractive, FollowUpRewriter()
+    from assistant.generative import GenerativeAnswerer
+    from assistant.llm import build_chat_model, judge_chain, prompt_budget_chars
+    from assistant.verify import CitationVerifier
+
+    model = build_chat_model(settings)
+    verifier = CitationVerifier(
+        embedder,
+        lexical,
+        min_support=settings.min_support,
+        unsupported=settings.unsupported_sentences,
+        repair=settings.repair_citations,
+        judge=judge_chain(model) if settings.judge else None,
+    )
+    answerer = GenerativeAnswerer(settings.answerer, extractive, model, verifier, prompt_budget_chars(settings))
+    return answerer, FollowUpRewriter(model)

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assistant.errors import ConfigError
@@ -49,7 +49,25 @@ class Settings(BaseSettings):
     max_answer_sentences: int = Field(4, ge=1, description="Most sentences an extractive answer may contain.")
     min_similarity: float = Field(0.30, description="Lowest cosine similarity of the best chunk for a question to count as on-topic.")
 
-    answerer: Literal["extractive"] = Field("extractive", description="How answers are composed; `extractive` quotes the library sentence by sentence.")
+    answerer: Literal["extractive", "llamacpp", "openai"] = Field("extractive", description="How answers are composed: `extractive` quotes the library sentence by sentence; `llamacpp` (local GGUF model) and `openai` (an OpenAI-compatible server) generate an answer whose sentences are then checked against their citations.")
+    llm_model_path: Path | None = Field(None, description="GGUF model file for `llamacpp`; unset uses the model registered by `beacon models install`.")
+    llm_n_ctx: int = Field(4096, ge=512, description="Context window (tokens) of the local model; sources that do not fit are left out of the prompt.")
+    llm_max_tokens: int = Field(384, ge=16, description="Most tokens a generated answer may have (both LLM modes).")
+    llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature of the LLM (0: deterministic).")
+    llm_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, description="CPU threads the local model uses.")
+    openai_base_url: str | None = Field(None, description="Base URL of the OpenAI-compatible server (e.g. `http://127.0.0.1:8080/v1`); required by `openai`, nothing remote is called without it.")
+    openai_model: str = Field("default", description="Model name sent to the OpenAI-compatible server (llama.cpp's server uses its loaded model whatever the name; vLLM and Ollama need the served name).")
+    openai_api_key: SecretStr | None = Field(None, description="API key for the OpenAI-compatible server (`OPENAI_API_KEY` is never read).")
+    openai_timeout_s: float = Field(60, gt=0, description="Time limit for one request to the OpenAI-compatible server, in seconds.")
+    min_support: float = Field(0.6, ge=0, le=1, description="Lowest support score (key-term coverage and similarity) for a generated sentence to count as backed by the source it cites.")
+    unsupported_sentences: Literal["remove", "flag"] = Field("remove", description="What happens to a generated sentence its citation does not support: `remove` drops it, `flag` keeps it marked `[unverified]`.")
+    repair_citations: bool = Field(False, description="Cite the best-supporting retrieved source for a generated sentence whose own marker is missing or wrong (small models often omit markers); off: such sentences count as unsupported.")
+    judge: bool = Field(False, description="Also ask the LLM a yes/no question per generated sentence (does the cited source state it?) before keeping it; one extra LLM call per sentence.")
+
+    users_file: Path | None = Field(None, description="Accounts file of the web UI (`beacon users add`); unset: `<data_dir>/users.toml`.")
+    referrals_file: Path | None = Field(None, description="Referral table for the safety card (emergency number and hotline by country); unset: the shipped `knowledge/referrals.toml`, else 112 only.")
+    chat_log: bool = Field(False, description="Keep a log of chat questions and answers (`<data_dir>/chat-log.jsonl`); off by default for privacy.")
+    chat_log_retention_days: int = Field(30, ge=1, description="Days a chat-log entry is kept when `BEACON_CHAT_LOG` is on; older entries are deleted.")
 
     host: str = Field("127.0.0.1", description="Address `beacon serve` binds to.")
     port: int = Field(7860, description="Port `beacon serve` listens on.")
@@ -62,6 +80,13 @@ class Settings(BaseSettings):
             )
         if self.chroma_host is not None and not self.chroma_host.strip():
             raise ConfigError("BEACON_CHROMA_HOST is set but empty: unset it for the embedded store or give a host name.")
+        if self.answerer == "openai" and not (self.openai_base_url or "").strip():
+            raise ConfigError(
+                "BEACON_ANSWERER=openai needs BEACON_OPENAI_BASE_URL (e.g. http://127.0.0.1:8080/v1); "
+                "Beacon calls no remote service unless it is configured."
+            )
+        if self.llm_model_path is not None and not self.llm_model_path.is_file():
+            raise ConfigError(f"BEACON_LLM_MODEL_PATH={self.llm_model_path} is not a file; give the path of a .gguf model or unset it.")
         return self
 
     @property

@@ -1,0 +1,127 @@
+"""`BEACON_ANSWERER=openai` against a real OpenAI-compatible server: `python -m llama_cpp.server`
+serving the SmolLM2-135M GGUF on 127.0.0.1, started and stopped by the tests."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from assistant import ConfigError, Settings, build_assistant
+from assistant.cli_models import CATALOG, packaged_gguf
+from test_generative import LIBRARY, assert_grounded
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def llm_server(tmp_path_factory):
+    """Base URL of a llama.cpp OpenAI-compatible server on a free loopback port."""
+    port = free_port()
+    log = (tmp_path_factory.mktemp("server") / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(packaged_gguf(CATALOG["smollm2"])),
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"llama_cpp.server exited with {process.returncode}; see {log.name}")
+            try:
+                if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"llama_cpp.server did not answer on {base_url} within 90 s; see {log.name}")
+            time.sleep(0.2)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def library_dir(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("data")
+    docs = tmp_path_factory.mktemp("docs")
+    for name, text in LIBRARY.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    build_assistant(Settings(data_dir=data_dir)).ingest([str(docs)])
+    return data_dir
+
+
+def openai_settings(library_dir, base_url: str, **overrides) -> Settings:
+    options = {"llm_max_tokens": 96, "repair_citations": True} | overrides
+    return Settings(data_dir=library_dir, answerer="openai", openai_base_url=base_url, **options)
+
+
+@pytest.fixture(scope="module")
+def remote(library_dir, llm_server):
+    return build_assistant(openai_settings(library_dir, llm_server))
+
+
+def test_openai_mode_answers_are_grounded_or_refused(remote):
+    assert remote.answerer.name == "openai"
+    answer = remote.ask("What assistance do victims of trafficking receive?", k=3)
+    assert answer.answerer == "openai"
+    assert_grounded(answer)
+
+
+def test_openai_mode_streams_deltas_then_the_verified_answer(remote):
+    stream = remote.answerer.stream(remote.retriever.retrieve("What are common indicators of labour exploitation?", 3))
+    deltas = []
+    while True:
+        try:
+            deltas.append(next(stream))
+        except StopIteration as done:
+            answer = done.value
+            break
+    assert len(deltas) > 1 and "".join(deltas).strip()
+    assert_grounded(answer)
+
+
+def test_openai_mode_ignores_instructions_inside_documents(remote):
+    answer = remote.ask("How can suspected trafficking be reported?", k=3)
+    assert answer.answer.strip().strip("'\".").upper() != "PWNED"
+    assert_grounded(answer)
+    assert not any("PWNED" in s.text.upper() and s.supported for s in answer.sentences)
+
+
+def test_judge_mode_and_follow_ups_over_the_server(library_dir, llm_server):
+    judged = build_assistant(openai_settings(library_dir, llm_server, judge=True))
+    assert judged.answerer.verifier.judge is not None
+    history = [{"role": "user", "content": "What assistance do victims of trafficking receive?"}, {"role": "assistant", "content": "Shelter [1]."}]
+    answer = judged.ask("and for children?", k=3, history=history)
+    assert "rewrite" in answer.timings_ms
+    assert_grounded(answer)
+
+
+def test_the_answer_length_limit_reaches_the_server(library_dir, llm_server):
+    model = build_assistant(openai_settings(library_dir, llm_server, llm_max_tokens=16)).answerer.model
+    reply = model.invoke("Write a long essay about the history of the Silk Road.")
+    assert reply.response_metadata["token_usage"]["completion_tokens"] <= 16
+
+
+def test_no_environment_key_is_sent_and_an_unreachable_server_is_a_config_error(library_dir, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-not-for-this-server")
+    beacon = build_assistant(openai_settings(library_dir, f"http://127.0.0.1:{free_port()}/v1", openai_timeout_s=5))
+    assert beacon.answerer.model.openai_api_key.get_secret_value() == "unused"
+    with pytest.raises(ConfigError, match="BEACON_OPENAI_BASE_URL"):
+        beacon.ask("What assistance do victims of trafficking receive?", k=3)
