@@ -23,6 +23,11 @@ from assistant.errors import BeaconError, ConfigError, InvalidInput, NotFound, S
 app = typer.Typer(help="Beacon: grounded, cited answers on trafficking-prevention guidance.", no_args_is_help=True, add_completion=False)
 docs_app = typer.Typer(help="List or remove documents in the library.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
+from assistant.cli_admin import feedback_app, users_app
+app.add_typer(users_app, name="users")
+app.add_typer(feedback_app, name="feedback")
+from assistant.cli_models import models_app
+app.add_typer(models_app, name="models")
 
 console = Console()
 err_console = Console(stderr=True)

@@ -1,0 +1,179 @@
+"""Who may use the web UI, and as what: a TOML file of users with salted scrypt hashes.
+
+    [users."alice"]
+    role = "trainer"
+    password = "scrypt$16384$8$1$<salt, base64>$<hash, base64>"
+
+Roles grant capabilities (`can(role, "library")`): every role may chat and leave feedback,
+trainers manage the library, QA runs evaluations, admins do everything. The file is written
+atomically with mode 0600 and re-read when it changes, so `beacon users add` takes effect in a
+running server at the next login. Passwords are never stored: only a per-user random salt
+and the scrypt hash, compared in constant time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import threading
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.errors import ConfigError, InvalidInput, NotFound
+
+ROLES = ("trainee", "trainer", "qa", "admin")
+CAPABILITIES = {
+    "chat": frozenset(ROLES),
+    "feedback": frozenset(ROLES),
+    "library": frozenset({"trainer", "admin"}),
+    "evals": frozenset({"qa", "admin"}),
+}
+USERS_FILE_NAME = "users.toml"
+MIN_PASSWORD_CHARS = 8
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+# scrypt cost: 16 MiB and ~50 ms per check; stored with each hash so it can be raised later.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+
+
+def can(role: str | None, capability: str) -> bool:
+    """Whether a role may use a capability (`chat`, `feedback`, `library`, `evals`)."""
+    return role in CAPABILITIES.get(capability, frozenset())
+
+
+def users_file(settings) -> Path:
+    """The users file for these settings: `BEACON_USERS_FILE` when set, else `<data_dir>/users.toml`."""
+    configured = getattr(settings, "users_file", None)
+    return Path(configured) if configured else Path(settings.data_dir) / USERS_FILE_NAME
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    b64 = lambda b: base64.b64encode(b).decode("ascii")  # noqa: E731
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt)}${b64(digest)}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    """Constant-time comparison of a password with a stored `scrypt$…` hash."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        got = hashlib.scrypt(
+            password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+            dklen=len(expected), maxmem=256 * 1024 * 1024,
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, expected)
+
+
+_DUMMY_HASH = None
+
+
+def _dummy_hash() -> str:
+    """A hash to check unknown names against, so a wrong name costs as long as a wrong password."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = hash_password(secrets.token_hex(8))
+    return _DUMMY_HASH
+
+
+class UserStore:
+    """The users file. Reads are cached until the file changes; writes replace it atomically."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._cache: tuple[tuple[int, int], dict[str, dict]] | None = None
+
+    def _load(self) -> dict[str, dict]:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return {}
+        key = (stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            if self._cache and self._cache[0] == key:
+                return self._cache[1]
+            try:
+                data = tomllib.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(f"Cannot read the users file {self.path}: {exc}. Fix or delete it, then `beacon users add NAME`.") from exc
+            users = data.get("users", {})
+            if not isinstance(users, dict) or not all(
+                isinstance(u, dict) and u.get("role") in ROLES and isinstance(u.get("password"), str) for u in users.values()
+            ):
+                raise ConfigError(
+                    f"The users file {self.path} is malformed: each [users.NAME] needs a role ({', '.join(ROLES)}) "
+                    "and a password hash. Recreate entries with `beacon users add NAME --role ROLE`."
+                )
+            self._cache = (key, users)
+            return users
+
+    def _save(self, users: dict[str, dict]) -> None:
+        lines = ["# Beacon users: managed by `beacon users add/remove`; passwords are salted scrypt hashes.", ""]
+        for name in sorted(users):
+            entry = users[name]
+            lines += [f"[users.{json.dumps(name)}]", f"role = {json.dumps(entry['role'])}", f"password = {json.dumps(entry['password'])}", ""]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines))
+        os.replace(tmp, self.path)
+
+    def has_users(self) -> bool:
+        return bool(self._load())
+
+    def list(self) -> list[User]:
+        return [User(name, entry["role"]) for name, entry in sorted(self._load().items())]
+
+    def get(self, name: str) -> User | None:
+        entry = self._load().get(name or "")
+        return User(name, entry["role"]) if entry else None
+
+    def role_of(self, name: str | None) -> str | None:
+        user = self.get(name or "")
+        return user.role if user else None
+
+    def add(self, name: str, password: str, role: str, replace: bool = False) -> User:
+        """Create a user (or, with `replace`, change an existing user's role and password)."""
+        if not NAME_PATTERN.match(name or ""):
+            raise InvalidInput(f"Invalid user name {name!r}: use 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit.")
+        if role not in ROLES:
+            raise InvalidInput(f"Unknown role {role!r}; choose one of: {', '.join(ROLES)}.")
+        if len(password or "") < MIN_PASSWORD_CHARS:
+            raise InvalidInput(f"The password must have at least {MIN_PASSWORD_CHARS} characters.")
+        users = dict(self._load())
+        if name in users and not replace:
+            raise InvalidInput(f"User {name!r} already exists; use `beacon users add {name} --replace` to change the role or password.")
+        users[name] = {"role": role, "password": hash_password(password)}
+        self._save(users)
+        return User(name, role)
+
+    def remove(self, name: str) -> None:
+        users = dict(self._load())
+        if name not in users:
+            raise NotFound(f"No user {name!r} in {self.path}; `beacon users list` shows them.")
+        del users[name]
+        self._save(users)
+
+    def verify(self, name: str, password: str) -> User | None:
+        """The user when the password is right, else None (unknown names take as long)."""
+        entry = self._load().get(name or "")
+        ok = check_password(password or "", entry["password"] if entry else _dummy_hash())
+        return User(name, entry["role"]) if entry and ok else None

@@ -1,0 +1,271 @@
+"""The web UI without a browser: formatting escapes what it renders, every library and evals
+handler refuses callers whose role does not allow it, uploads stay in their folder, and the
+server refuses to bind beyond loopback without accounts. Handlers run against a real assistant."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gradio as gr
+import pytest
+
+import ui
+from assistant import Settings, build_assistant
+from assistant.errors import ConfigError, InvalidInput
+from assistant.feedback import FeedbackStore
+from assistant.models import Answer, AnswerSentence, Citation, DocumentSummary, Retrieved
+from assistant.users import UserStore
+from assistant.workspace import Workspace, checked_url, safe_file_name
+
+XSS = '<img src=x onerror="window.__xss=1"><script>alert(1)</script>'
+GUIDE = f"""# Recruitment screening guide
+
+Labour inspectors should check that recruitment agencies never charge workers recruitment fees.
+Employers must let workers keep their own identity documents and passports. {XSS}
+"""
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    data = tmp_path_factory.mktemp("data")
+    docs = tmp_path_factory.mktemp("docs")
+    (docs / "screening-guide.md").write_text(GUIDE, encoding="utf-8")
+    beacon = build_assistant(Settings(data_dir=data))
+    assert [r.status for r in beacon.ingest([str(docs / "screening-guide.md")])] == ["added"]
+    users = UserStore(data / "users.toml")
+    for name, role in [("tina", "trainee"), ("tom", "trainer"), ("quinn", "qa"), ("ada", "admin")]:
+        users.add(name, f"{name}-password", role)
+    return beacon, users
+
+
+@pytest.fixture(scope="module")
+def handlers(library):
+    beacon, users = library
+    return ui.BeaconUI(beacon, users)
+
+
+def request(name: str | None) -> gr.Request:
+    return gr.Request(username=name)
+
+
+def last(generator):
+    *_, final = generator
+    return final
+
+
+def xss_answer() -> Answer:
+    text = f"Workers keep their passports {XSS}."
+    return Answer(
+        question="passports?",
+        answer=text + " [1]",
+        refused=False,
+        citations=[Citation(n=1, doc_id="d1", title=f"Guide {XSS}", source="/srv/library/guide.md", locator=f"Section {XSS}", text=f"Intro. {text} More.", score=0.9, url="javascript:alert(1)")],
+        sentences=[AnswerSentence(text=text, citations=[1], supported=True, support_score=1.0)],
+    )
+
+
+# -- formatting ----------------------------------------------------------------------------------
+def test_format_functions_escape_html():
+    answer = xss_answer()
+    for rendered in (ui.format_answer(answer, 0), ui.format_sources(answer, 0), ui.escape_text(XSS)):
+        assert "<img" not in rendered and "<script" not in rendered
+        assert "&lt;img" in rendered
+    sources = ui.format_sources(answer, 0)
+    assert 'id="src-0-1"' in sources and "<mark>" in sources
+    assert 'href="javascript' not in sources, "only http(s) links become anchors"
+    assert "/srv/library" not in sources, "local files are shown by name, not by server path"
+    assert '<a class="cite" href="#src-0-1"' in ui.format_answer(answer, 0)
+
+
+def test_markdown_links_in_documents_stay_inert():
+    assert ui.escape_text("[click](javascript:alert(1))") == "\\[click\\](javascript:alert(1))"
+
+
+def test_refusal_looks_like_a_refusal_and_lists_the_closest_documents():
+    refusal = Answer(
+        question="bread?", answer="I can't answer this from the library.", refused=True, refusal_reason=f"Nothing close {XSS}.",
+        retrieved=[Retrieved(doc_id="d1", source="/x/guide.md", locator="", score=0.1, title=f"Guide {XSS}")],
+    )
+    bubble, panel = ui.format_answer(refusal, 3), ui.format_sources(refusal, 3)
+    assert "beacon-refusal" in bubble and "Not answered" in bubble and "<img" not in bubble
+    assert "Closest documents" in panel and "Guide &lt;img" in panel
+
+
+def test_copy_text_has_the_numbered_sources():
+    text = ui.format_copy_text(xss_answer())
+    assert text.endswith(f"[1] Guide {XSS} — Section {XSS} — javascript:alert(1)")
+    assert "\n\nSources:\n" in text
+
+
+def test_chunk_preview_and_tables_escape():
+    doc = DocumentSummary(doc_id="d1", source="/a/b.md", title=f"T {XSS}", sha256="0", format="markdown", chunks=1)
+    preview = ui.format_chunks(doc, [{"position": 0, "text": XSS, "locator": XSS}])
+    assert "<img" not in preview and "<script" not in preview
+    assert ui.format_documents([doc])[0][5] == "b.md"
+
+
+def test_eval_metric_table_has_a_column_per_system():
+    report = {"systems": {"beacon": {"recall@k": 0.9, "latency_p50_ms": 12.34, "x": None}, "bm25": {"recall@k": 0.5}}, "metric_definitions": {"recall@k": "Share…"}}
+    table = ui.eval_metric_table(report)
+    assert table["headers"] == ["metric", "beacon", "bm25"]
+    assert table["data"][0] == ["recall@k", "0.900", "0.500"]
+    assert table["data"][1] == ["latency_p50_ms", "12.3", "n/a"]
+    assert "<code>recall@k</code>: Share…" in ui.format_metric_definitions(report)
+
+
+# -- roles ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("call", "allowed"),
+    [
+        (lambda h, r: h.library_view("", r), {"tom", "ada"}),
+        (lambda h, r: h.ingest_files([], "", r), {"tom", "ada"}),
+        (lambda h, r: h.add_url("file:///etc/passwd", "", r), {"tom", "ada"}),
+        (lambda h, r: h.preview(None, r), {"tom", "ada"}),
+        (lambda h, r: h.ask_delete(None, r), {"tom", "ada"}),
+        (lambda h, r: h.delete(None, "", r), {"tom", "ada"}),
+        (lambda h, r: h.reingest(None, "", r), {"tom", "ada"}),
+        (lambda h, r: h.select_row(gr.SelectData(None, {"index": [0, 0], "value": "", "row_value": ["x"]}), r), {"tom", "ada"}),
+        (lambda h, r: h.eval_datasets(r), {"quinn", "ada"}),
+        (lambda h, r: h.upload_dataset(None, r), {"quinn", "ada"}),
+        (lambda h, r: h.run_evals(None, None, False, r), {"quinn", "ada"}),
+    ],
+)
+def test_handlers_check_the_role_on_the_server(handlers, call, allowed):
+    for name in ("tina", "tom", "quinn", "ada", "mallory", None):
+        if name in allowed:
+            try:
+                call(handlers, request(name))
+            except gr.Error as exc:
+                assert "Not allowed" not in str(exc), f"{name} should be allowed"
+        else:
+            with pytest.raises(gr.Error, match="Not allowed"):
+                call(handlers, request(name))
+
+
+def test_removed_user_loses_access_at_once(library, handlers):
+    beacon, users = library
+    users.add("temp", "temp-password", "trainer")
+    handlers.library_view("", request("temp"))
+    users.remove("temp")
+    with pytest.raises(gr.Error, match="Not allowed"):
+        handlers.library_view("", request("temp"))
+
+
+def test_load_shows_tabs_by_role(handlers):
+    def visible(name):
+        _, logout, library_tab, evals_tab = handlers.on_load(request(name))
+        return logout["visible"], library_tab["visible"], evals_tab["visible"]
+
+    assert visible("tina") == (True, False, False)
+    assert visible("tom") == (True, True, False)
+    assert visible("quinn") == (True, False, True)
+    assert visible("ada") == (True, True, True)
+
+
+def test_without_accounts_the_local_user_is_admin(library):
+    beacon, _ = library
+    local = ui.BeaconUI(beacon, users=None)
+    assert local.access.identify(None) == ("local", "admin")
+    table, _, caption = local.library_view("", None)
+    assert "1 of 1 documents" in caption and table["data"][0][-1].startswith("screening-guide-")
+
+
+# -- chat and feedback ---------------------------------------------------------------------------
+def test_ask_answers_with_sources_and_copy_text(handlers):
+    question, chat, turns, sources, copy_text, _ = last(handlers.ask("Do recruitment agencies charge workers fees?", [], request("tina")))
+    assert question == "" and len(turns) == 1 and not turns[0]["answer"].refused
+    assert 'href="#src-0-1"' in chat[-1]["content"]
+    assert 'id="src-0-1"' in sources and "Recruitment screening guide" in sources
+    assert "<img" not in chat[-1]["content"] + sources
+    assert "Sources:\n[1] Recruitment screening guide" in copy_text
+    # an earlier answer's sources can be shown again
+    _, _, turns, _, _, _ = last(handlers.ask("How do I bake sourdough bread?", turns, request("tina")))
+    assert turns[1]["answer"].refused
+    assert 'id="src-0-1"' in handlers.show_sources("0:123", turns, request("tina"))
+
+
+def test_feedback_from_the_chat_is_stored(library, handlers, tmp_path):
+    beacon, users = library
+    store = FeedbackStore(tmp_path / "feedback.jsonl")
+    h = ui.BeaconUI(beacon, users, feedback=store)
+    _, _, turns, _, _, _ = last(h.ask("Who keeps the passports?", [], request("tina")))
+    h.on_like(turns, gr.LikeData(None, {"index": 1, "value": "", "liked": True}), request("tina"))
+    turn, form, _ = h.on_like(turns, gr.LikeData(None, {"index": 1, "value": "", "liked": False}), request("tina"))
+    assert turn == 0 and form["visible"] is True
+    with pytest.raises(gr.Error, match="Say why"):
+        h.submit_feedback(turn, None, "", turns, request("tina"))
+    h.submit_feedback(turn, "not helpful", "too short", turns, request("tina"))
+    assert [(e.rating, e.reason, e.user) for e in store.entries()] == [("up", None, "tina"), ("down", "not helpful", "tina")]
+
+
+# -- library -------------------------------------------------------------------------------------
+def test_upload_names_cannot_escape_the_upload_folder(tmp_path):
+    assert safe_file_name("C:\\Users\\me\\guide <v2>.md") == "guide _v2_.md"
+    assert safe_file_name("a/b/report.pdf") == "report.pdf"
+    for bad in ("../../etc/passwd", "..\\x.md", "..", "", "/"):
+        with pytest.raises(InvalidInput):
+            safe_file_name(bad)
+    source = tmp_path / "in.md"
+    source.write_text("x")
+    saved = Workspace(tmp_path / "data").save_upload("nested/dir/in.md", source)
+    assert saved == tmp_path / "data" / "uploads" / "in.md"
+
+
+def test_url_box_accepts_only_http_urls():
+    assert checked_url(" https://www.osce.org/x ") == "https://www.osce.org/x"
+    for bad in ("/etc/passwd", "file:///etc/passwd", "users.toml", "ftp://x/y", "https://"):
+        with pytest.raises(InvalidInput):
+            checked_url(bad)
+
+
+def test_trainer_uploads_previews_and_deletes(library, handlers, tmp_path):
+    beacon, _ = library
+    upload = tmp_path / "hotline.md"
+    upload.write_text("# Hotline\n\nThe Ruritania anti-trafficking hotline number is 0800 555 0199.\n", encoding="utf-8")
+    summary, status, table, dropdown, _, cleared = handlers.ingest_files([str(upload)], "", request("tom"))
+    assert summary == "1 added" and status["data"][0][:3] == ["added", "Hotline", 1] and cleared is None
+    saved = beacon.settings.data_dir / "uploads" / "hotline.md"
+    assert saved.is_file()
+    doc_id = next(row[-1] for row in table["data"] if row[0] == "Hotline")
+    preview, _ = handlers.preview(doc_id, request("tom"))
+    assert "0800 555 0199" in preview
+    summary, status, *_ = handlers.reingest(doc_id, "", request("tom"))
+    assert status["data"][0][0] == "unchanged"
+    message, table, *_ = handlers.delete(doc_id, "", request("tom"))
+    assert message.startswith("Removed") and all(row[-1] != doc_id for row in table["data"])
+
+
+def test_url_box_cannot_ingest_server_files(handlers):
+    with pytest.raises(gr.Error, match="http"):
+        handlers.add_url(str(Path(__file__)), "", request("tom"))
+
+
+# -- evals ---------------------------------------------------------------------------------------
+def test_qa_runs_an_uploaded_dataset(library, handlers, tmp_path):
+    pytest.importorskip("evals.runner")
+    dataset = tmp_path / "mini.jsonl"
+    cases = [
+        {"id": "fees", "question": "Do recruitment agencies charge workers fees?", "expected_sources": [], "expected_answer_contains": ["fees"], "answerable": True},
+        {"id": "bread", "question": "How do I bake sourdough bread?", "answerable": False},
+    ]
+    dataset.write_text("".join(json.dumps(c) + "\n" for c in cases))
+    choices = handlers.upload_dataset(str(dataset), request("quinn"))
+    assert choices["value"].endswith("eval-datasets/mini.jsonl")
+    with pytest.raises(gr.Error, match="Choose one of the listed datasets"):
+        handlers.run_evals("/etc/passwd", None, False, request("quinn"))
+    summary, table, definitions, plots, report = handlers.run_evals(choices["value"], None, False, request("quinn"))
+    assert "questions: 2" in summary
+    assert table["headers"] == ["metric", "beacon"] and table["data"] and "recall@k" in definitions
+    assert plots and all(Path(p).is_file() for p, _ in plots)
+    assert report and Path(report).name == "report.html"
+
+
+# -- serving -------------------------------------------------------------------------------------
+def test_refuses_to_bind_beyond_loopback_without_accounts(tmp_path):
+    beacon = build_assistant(Settings(data_dir=tmp_path))  # nothing loads: the check comes first
+    with pytest.raises(ConfigError, match="beacon users add"):
+        ui.launch(beacon, host="0.0.0.0", port=7999, block=False)
+    ui.check_bind_address("127.0.0.1", None)
+    ui.check_bind_address("::1", None)
+    ui.check_bind_address("0.0.0.0", UserStore(tmp_path / "users.toml"))

@@ -1,0 +1,315 @@
+"""The web UI in a real browser: headless Debian Chromium driven by Playwright against the real
+app (real assistant, real users file) served on 127.0.0.1.
+
+Covers what only a browser shows: citations that jump to their source, a trainer's upload
+becoming answerable, a trainee who neither sees nor can call the library, and document HTML
+that stays text. Screenshots of each screen land in docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip("Browser tests need Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium).", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="Browser tests need the playwright package (pip install -e '.[test]').")
+
+import ui  # noqa: E402
+from assistant import Settings, build_assistant  # noqa: E402
+from assistant.feedback import FeedbackStore, feedback_file  # noqa: E402
+from assistant.users import UserStore, users_file  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+USERS = {"tina": "trainee", "tom": "trainer", "quinn": "qa"}
+XSS = '<img src=x onerror="window.__xss=1">'
+
+INDICATORS = """# Indicators of trafficking for forced labour
+
+## Recruitment
+
+Deceptive recruitment is a key indicator of trafficking: workers are promised one job and given another, or different pay and conditions.
+Recruitment agencies should never charge workers recruitment fees, because the resulting debts are used by traffickers to control workers.
+
+## Working and living conditions
+
+Withholding identity documents such as passports is a strong indicator of forced labour.
+Employers must let workers keep their own identity documents at all times.
+Other indicators include excessive working hours, isolation from the community, and threats against the worker's family.
+
+## What frontline staff should do
+
+Frontline staff who notice several indicators should not confront the employer.
+They should record what they observed and contact the national referral mechanism or a specialised support organisation.
+"""
+FIRST_CONTACT = """# First contact with a presumed victim of trafficking
+
+## Safety first
+
+The first priority in any contact with a presumed victim is the safety of the person and of the staff involved.
+Interviews should take place in a private space, away from the suspected trafficker.
+
+## Referral
+
+A presumed victim should be referred to the national referral mechanism, which gives access to shelter, medical care and legal advice.
+A recovery and reflection period of at least 30 days allows the person to decide whether to cooperate with the authorities.
+"""
+HOSTILE = f"""# Shelter checklist {XSS}
+
+## Intake
+
+The shelter intake checklist requires a signed consent form {XSS} before any photograph of a resident is taken.
+"""
+HOTLINE = """# Ruritania hotline card
+
+## Contacts
+
+The Ruritania anti-trafficking hotline number is 0800 555 0199 and it is staffed day and night.
+"""
+EVAL_CASES = [
+    {"id": "passports", "question": "Can employers keep workers passports?", "expected_sources": ["forced-labour-indicators.md"], "expected_answer_contains": ["identity documents"], "answerable": True},
+    {"id": "reflection", "question": "How long is the recovery and reflection period?", "expected_sources": ["first-contact.md"], "expected_answer_contains": ["30 days"], "answerable": True},
+    {"id": "bread", "question": "How do I bake sourdough bread?", "answerable": False},
+]
+
+
+def unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The real app with a small library and three accounts, on a free loopback port."""
+    data, docs = tmp_path_factory.mktemp("data"), tmp_path_factory.mktemp("docs")
+    for name, text in [("forced-labour-indicators.md", INDICATORS), ("first-contact.md", FIRST_CONTACT), ("shelter-checklist.md", HOSTILE)]:
+        (docs / name).write_text(text, encoding="utf-8")
+    beacon = build_assistant(Settings(data_dir=data))
+    inputs = [str(docs)] + [str(p) for p in (SHARED / "seeds",) if p.is_dir()]
+    assert all(r.status == "added" for r in beacon.ingest(inputs))
+    users = UserStore(users_file(beacon.settings))
+    for name, role in USERS.items():
+        users.add(name, f"{name}-password", role)
+    port = unused_port()
+    app = ui.launch(beacon, "127.0.0.1", port, block=False)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    yield SimpleNamespace(url=f"http://127.0.0.1:{port}", beacon=beacon, data=data, docs=docs)
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser, server):
+    context = browser.new_context(viewport={"width": 1400, "height": 950})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(server.url)
+    return page
+
+
+def sign_in(page, name: str, password: str | None = None) -> None:
+    page.fill("input[data-testid=textbox]", name)
+    page.fill("input[data-testid=password]", password or f"{name}-password")
+    page.get_by_role("button", name="Login").click()
+
+
+def login(browser, server, name: str):
+    page = open_page(browser, server)
+    sign_in(page, name)
+    page.wait_for_selector("#question textarea")
+    page.wait_for_function("(name) => document.querySelector('#who').innerText.includes(name)", arg=name)
+    return page
+
+
+def tab_names(page) -> list[str]:
+    page.wait_for_timeout(300)  # the role-based visibility arrives with the load event
+    return [t.strip() for t in page.locator("button[role=tab]").all_inner_texts() if t.strip()]
+
+
+def ask(page, question: str, answers: int) -> None:
+    """Ask and wait until the `answers`-th answer (not the placeholder) is shown."""
+    page.fill("#question textarea", question)
+    page.click("#ask")
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('#chat [data-testid=bot]').length >= n && !document.querySelector('#chat em.beacon-muted')",
+        arg=answers,
+    )
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def call_api(page, server, endpoint: str, data: list) -> str:
+    """Call a Gradio endpoint with the page's session cookie; return the event stream text."""
+    started = page.request.post(f"{server.url}/gradio_api/call/{endpoint}", data={"data": data})
+    assert started.ok, started.text()
+    return page.request.get(f"{server.url}/gradio_api/call/{endpoint}/{started.json()['event_id']}").text()
+
+
+def test_trainee_signs_in_sees_only_chat_and_cannot_call_the_library(browser, server):
+    page = open_page(browser, server)
+    page.wait_for_selector("input[data-testid=password]")
+    page.screenshot(path=SCREENSHOTS / "login.png")
+    sign_in(page, "tina", "not-her-password")
+    page.wait_for_timeout(1500)
+    assert page.locator("#question").count() == 0, "a wrong password must not get in"
+
+    page = login(browser, server, "tina")
+    assert "tina (trainee)" in page.inner_text("#who")
+    assert tab_names(page) == ["Chat"]
+    assert page.locator("#upload, #documents, #run-eval").count() == 0
+
+    documents = server.beacon.list_documents()
+    listing = call_api(page, server, "library_documents", [""])
+    assert "event: error" in listing and "Not allowed" in listing
+    assert documents[0].doc_id not in listing and documents[0].title not in listing
+    adding = call_api(page, server, "add_url", ["https://example.org/guide.html", ""])
+    assert "event: error" in adding and "Not allowed" in adding
+    assert len(server.beacon.list_documents()) == len(documents), "the rejected call ingested nothing"
+    evaluation = call_api(page, server, "run_eval", [None, None, False])
+    assert "Not allowed" in evaluation
+
+    page.click("#logout")
+    page.wait_for_selector("input[data-testid=password]")
+
+    anonymous = browser.new_context().request.post(f"{server.url}/gradio_api/call/library_documents", data={"data": [""]})
+    assert anonymous.status in (401, 403)
+    page.context.close()
+
+
+def test_answer_citations_open_their_source_and_feedback_is_stored(browser, server):
+    question = "How should frontline staff handle a presumed victim of trafficking?"
+    expected = server.beacon.ask(question)
+    assert len(expected.citations) >= 2
+    page = login(browser, server, "tina")
+    ask(page, question, 1)
+    marker = page.locator('#chat a.cite[href="#src-0-1"]').first
+    assert marker.inner_text() == "[1]"
+    assert page.locator("#chat a.cite").count() == sum(len(s.citations) for s in expected.sentences)
+    page.screenshot(path=SCREENSHOTS / "chat.png")
+
+    marker.click()
+    source = page.locator("#src-0-1")
+    page.wait_for_function("() => document.querySelector('#src-0-1').classList.contains('beacon-flash')")
+    first = expected.citations[0]
+    assert first.title in source.inner_text() and first.locator in source.inner_text()
+    quoted = next(s.text for s in expected.sentences if 1 in s.citations)
+    assert " ".join(source.locator("mark").first.inner_text().split()) == quoted
+    page.screenshot(path=SCREENSHOTS / "sources.png")
+
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+    page.click("#copy-answer")
+    page.wait_for_function("async () => (await navigator.clipboard.readText()).includes('Sources:')")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith(expected.answer.strip()) and f"Sources:\n[1] {first.title} — {first.locator}" in copied
+
+    ask(page, "How do I bake sourdough bread?", 2)
+    refusal = page.locator("#chat .beacon-refusal").last
+    assert "Not answered" in refusal.inner_text()
+    assert "Closest documents" in page.inner_text("#sources")
+    page.screenshot(path=SCREENSHOTS / "refusal.png")
+
+    # an earlier answer's marker brings its sources back into the panel
+    page.locator('#chat a.cite[href="#src-0-1"]').first.click()
+    page.wait_for_function("() => document.querySelector('#src-0-1') && document.querySelector('#src-0-1').classList.contains('beacon-flash')")
+
+    page.locator("#chat button[aria-label=Dislike]").last.click()
+    page.wait_for_selector("#feedback-form", state="visible")
+    page.get_by_label("not helpful").check()
+    page.fill("#feedback-comment textarea", "I expected baking to be out of scope, but say so sooner.")
+    page.click("#send-feedback")
+    page.wait_for_function("() => document.querySelector('#feedback-status').innerText.includes('recorded')")
+    (entry,) = FeedbackStore(feedback_file(server.beacon.settings)).entries()
+    assert (entry.rating, entry.reason, entry.user, entry.refused) == ("down", "not helpful", "tina", True)
+
+    page.click("#new-conversation")
+    page.wait_for_function("() => document.querySelectorAll('#chat [data-testid=bot]').length === 0")
+    page.context.close()
+
+
+def test_trainer_uploads_a_document_that_becomes_answerable(browser, server, tmp_path):
+    page = login(browser, server, "tom")
+    assert tab_names(page) == ["Chat", "Library"]
+    card = tmp_path / "ruritania-hotline.md"
+    card.write_text(HOTLINE, encoding="utf-8")
+
+    open_tab(page, "Library")
+    page.wait_for_function("() => document.querySelector('#doc-caption').innerText.includes('documents')")
+    page.set_input_files("#upload input[type=file]", str(card))
+    page.wait_for_selector("#upload :text('ruritania-hotline.md')")
+    page.click("#ingest-files")
+    page.wait_for_function("() => document.querySelector('#ingest-summary').innerText.includes('1 added')")
+    assert "Ruritania hotline card" in page.inner_text("#ingest-status")
+    assert (server.data / "uploads" / "ruritania-hotline.md").is_file()
+
+    page.locator("#documents").get_by_text("Ruritania hotline card").locator("visible=true").first.click()
+    page.wait_for_function("() => document.querySelector('#chunk-preview').innerText.includes('0800 555 0199')")
+    page.screenshot(path=SCREENSHOTS / "library.png", full_page=True)
+    page.fill("#doc-search input, #doc-search textarea", "hotline")
+    page.wait_for_function("() => document.querySelector('#doc-caption').innerText.startsWith('1 of')")
+
+    open_tab(page, "Chat")
+    ask(page, "What is the anti-trafficking hotline number in Ruritania?", 1)
+    assert "0800 555 0199" in page.locator("#chat [data-testid=bot]").last.inner_text()
+    assert "Ruritania hotline card" in page.inner_text("#sources")
+    page.context.close()
+
+
+def test_html_in_documents_is_shown_as_text_and_never_runs(browser, server):
+    page = login(browser, server, "tom")
+    ask(page, "What does the shelter intake checklist require before a photograph is taken?", 1)
+    answer = page.locator("#chat [data-testid=bot]").last.inner_text()
+    assert XSS in answer, "the markup is shown literally"
+    assert XSS in page.inner_text("#sources")
+
+    open_tab(page, "Library")
+    page.fill("#doc-search input, #doc-search textarea", "shelter")
+    page.wait_for_function("() => document.querySelector('#doc-caption').innerText.startsWith('1 of')")
+    page.locator("#documents").get_by_text("Shelter checklist").locator("visible=true").first.click()
+    page.wait_for_function("() => document.querySelector('#chunk-preview').innerText.includes('signed consent form')")
+    assert XSS in page.inner_text("#chunk-preview")
+    page.fill("#url textarea, #url input", XSS)  # error toasts echo the input: escaped too
+    page.click("#add-url")
+    page.wait_for_selector("[data-testid=toast-body]")
+    assert XSS in page.inner_text("[data-testid=toast-body]")
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.__xss") is None
+    assert page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
+    page.context.close()
+
+
+def test_qa_runs_an_evaluation_and_sees_the_report(browser, server, tmp_path):
+    pytest.importorskip("evals.runner")
+    page = login(browser, server, "quinn")
+    assert tab_names(page) == ["Chat", "Evals"]
+    dataset = tmp_path / "frontline-checks.jsonl"
+    dataset.write_text("".join(json.dumps(case) + "\n" for case in EVAL_CASES), encoding="utf-8")
+
+    open_tab(page, "Evals")
+    page.set_input_files("#eval-dataset-file input[type=file]", str(dataset))
+    page.wait_for_function("() => document.querySelector('#eval-dataset input').value.includes('frontline-checks.jsonl')")
+    page.get_by_label("Also run the baselines").check()
+    page.click("#run-eval")
+    page.wait_for_function("() => document.querySelector('#eval-summary').innerText.includes('Evaluation finished')", timeout=90_000)
+    assert "recall@k" in page.inner_text("#eval-metrics")
+    page.wait_for_selector("#eval-plots img")
+    page.screenshot(path=SCREENSHOTS / "evals.png", full_page=True)
+    page.context.close()
