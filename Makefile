@@ -39,7 +39,8 @@ test: install-test
 
 eval: library
 	$(BIN)/beacon eval evals/golden.jsonl --out evals/out --baselines \
-		--fail-under recall@k=0.7 --fail-under refusal_accuracy=0.6 --fail-under false_refusal_rate=0.35
+		--fail-under recall@k=0.9 --fail-under answer_containment=0.8 --fail-under refusal_accuracy=0.75 \
+		--fail-under false_refusal_rate=0.15 --fail-under citation_precision=0.95 --fail-under faithfulness=0.95
 
 bench: install
 	$(BIN)/python benchmarks/ingest_and_query.py

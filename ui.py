@@ -84,8 +84,27 @@ def _highlight(snippet: str, sentences: list[str]) -> str:
     return escaped
 
 
+def format_referral_card(answer: Answer) -> str:
+    """The safety card, shown above the answer when the question discloses danger."""
+    r = answer.referral
+    if r is None:
+        return ""
+    where = f" ({_h(r.country)})" if r.country else " (EU-wide emergency number)"
+    hotline = f"<p><strong>{_h(r.hotline_name or 'Anti-trafficking hotline')}:</strong> {_h(r.hotline)}</p>" if r.hotline else ""
+    steps = "".join(f"<li>{_h(step)}</li>" for step in r.what_to_do)
+    return (
+        '<div class="beacon-referral" role="alert"><p class="beacon-referral-title">🆘 If you are in danger now, call '
+        f"<strong>{_h(r.emergency)}</strong>{where}.</p>{hotline}<ul>{steps}</ul></div>"
+    )
+
+
 def format_answer(answer: Answer, turn: int = 0) -> str:
-    """The chat bubble: answer sentences with [n] markers linking to the sources panel."""
+    """The chat bubble: the safety card if any, then answer sentences with [n] markers linking
+    to the sources panel."""
+    return format_referral_card(answer) + _format_answer_body(answer, turn)
+
+
+def _format_answer_body(answer: Answer, turn: int) -> str:
     if answer.refused:
         return format_refusal(answer)
     parts = []
@@ -299,7 +318,7 @@ class BeaconUI:
 
     def ask(self, question: str, turns: list, request: gr.Request):
         """Show the question at once, then the answer, its sources and its copyable text."""
-        self.access.require(request, "chat")
+        name = self.access.require(request, "chat")
         turns = list(turns or [])
         question = (question or "").strip()
         if not question:
@@ -307,7 +326,7 @@ class BeaconUI:
             return
         yield "", chat_messages(turns, pending=question), gr.skip(), gr.skip(), gr.skip(), gr.update(visible=False)
         try:
-            answer = self.beacon.ask(question, history=conversation(turns))
+            answer = self.beacon.ask(question, history=conversation(turns), user=name)
         except BeaconError as exc:
             turns.append({"question": question, "answer": None, "error": str(exc)})
             yield "", chat_messages(turns), turns, SOURCES_PLACEHOLDER, "", gr.update(visible=False)
@@ -372,7 +391,7 @@ class BeaconUI:
             caption,
         )
 
-    def _ingest(self, inputs: list[str], failed: list[IngestReport], progress: gr.Progress, query: str):
+    def _ingest(self, inputs: list[str], failed: list[IngestReport], progress: gr.Progress, query: str, actor: str = ""):
         if inputs:
             progress((0, len(inputs)), desc="Starting")
 
@@ -380,7 +399,7 @@ class BeaconUI:
                 progress((done, total), desc=f"{report.status}: {display_source(report.source)[:60]}")
 
             try:
-                reports = failed + self.beacon.ingest(inputs, on_progress)
+                reports = failed + self.beacon.ingest(inputs, on_progress, actor=actor)
             except BeaconError as exc:
                 raise _fail(exc) from exc
         else:
@@ -391,7 +410,7 @@ class BeaconUI:
 
     def ingest_files(self, files: list | None, query: str, request: gr.Request, progress=gr.Progress()):
         """Save the uploads under <data_dir>/uploads with safe names, then ingest them."""
-        self.access.require(request, "library")
+        name = self.access.require(request, "library")
         if not files:
             raise _error("Choose one or more files to upload first.", title="Library")
         paths, failed = [], []
@@ -401,15 +420,15 @@ class BeaconUI:
                 paths.append(str(self.workspace.save_upload(uploaded.name, uploaded)))
             except (BeaconError, OSError) as exc:
                 failed.append(IngestReport(source=uploaded.name, status="failed", error=str(exc)))
-        return (*self._ingest(paths, failed, progress, query), None)
+        return (*self._ingest(paths, failed, progress, query, actor=name), None)
 
     def add_url(self, url: str, query: str, request: gr.Request, progress=gr.Progress()):
-        self.access.require(request, "library")
+        name = self.access.require(request, "library")
         try:
             url = checked_url(url)
         except InvalidInput as exc:
             raise _fail(exc) from exc
-        return (*self._ingest([url], [], progress, query), "")
+        return (*self._ingest([url], [], progress, query, actor=name), "")
 
     def preview(self, doc_id: str | None, request: gr.Request):
         self.access.require(request, "library")
@@ -434,11 +453,11 @@ class BeaconUI:
         return gr.update(visible=True), f"Delete <strong>{_h(doc_id)}</strong> and all its chunks from the library?"
 
     def delete(self, doc_id: str | None, query: str, request: gr.Request):
-        self.access.require(request, "library")
+        name = self.access.require(request, "library")
         if not doc_id:
             raise _error("Select a document first.", title="Library")
         try:
-            removed, chunks = self.beacon.remove_document(doc_id)
+            removed, chunks = self.beacon.remove_document(doc_id, actor=name)
         except BeaconError as exc:
             raise _fail(exc) from exc
         table, dropdown, caption = self._documents(query)
@@ -446,11 +465,11 @@ class BeaconUI:
 
     def reingest(self, doc_id: str | None, query: str, request: gr.Request, progress=gr.Progress()):
         """Ingest a document again from its source (unchanged bytes are skipped by the core)."""
-        self.access.require(request, "library")
+        name = self.access.require(request, "library")
         document = next((d for d in self.beacon.list_documents() if d.doc_id == doc_id), None) if doc_id else None
         if document is None:
             raise _error("Select a document first.", title="Library")
-        summary, status, table, _, caption = self._ingest([document.source], [], progress, query)
+        summary, status, table, _, caption = self._ingest([document.source], [], progress, query, actor=name)
         _, dropdown, _ = self._documents(query, selected=doc_id)
         return summary, status, table, dropdown, caption
 
@@ -551,6 +570,8 @@ CSS = """
 .beacon-muted { color: var(--body-text-color-subdued); }
 .beacon-refusal { border-left: 4px solid #d97706; background: rgba(217, 119, 6, 0.08); padding: 0.4em 0.8em; border-radius: 4px; }
 .beacon-refusal-title { font-weight: 600; margin-top: 0; }
+.beacon-referral { border-left: 4px solid #dc2626; background: rgba(220, 38, 38, 0.08); padding: 0.4em 0.8em; border-radius: 4px; margin-bottom: 0.6em; }
+.beacon-referral-title { font-weight: 600; margin-top: 0; }
 .beacon-error { border-left: 4px solid #dc2626; padding: 0.4em 0.8em; }
 a.cite { text-decoration: none; font-size: 0.8em; vertical-align: super; padding: 0 1px; font-weight: 600; }
 .beacon-source { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 0.5em 0.8em; margin-bottom: 0.6em; transition: background 0.4s; }

@@ -16,6 +16,7 @@ from typing import Optional
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.panel import Panel
 from rich.table import Table
 
 from assistant.errors import BeaconError, ConfigError, InvalidInput, NotFound, StoreError
@@ -160,6 +161,10 @@ def ask(
     if as_json:
         print_json(answer.model_dump())
         return
+    if answer.referral is not None:
+        from assistant.referral import format_referral
+
+        console.print(Panel(format_referral(answer.referral), title="Get help now", border_style="red"), highlight=False)
     style = "yellow" if answer.refused else "default"
     console.print(answer.answer, style=style, highlight=False)
     if answer.citations:
@@ -192,12 +197,14 @@ def eval_command(
     k: Optional[int] = typer.Option(None, "--k", help="Chunks to retrieve per question."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     baselines: bool = typer.Option(False, "--baselines", help="Also run the BM25-only and naive dense baselines."),
-    fail_under: list[str] = typer.Option([], "--fail-under", help="metric=value; exit 1 when a metric is below it (repeatable)."),
+    fail_under: list[str] = typer.Option([], "--fail-under", help="metric=value; exit 1 when the metric is worse: below the value, or above it for lower-is-better metrics (false_refusal_rate, latency). Repeatable."),
 ) -> None:
     """Run an evaluation dataset against the current library and write results and reports."""
-    from evals.runner import check_gates, default_dataset, run_eval
+    from evals.runner import check_gates, default_dataset, parse_gate, run_eval
 
     try:
+        for spec in fail_under:  # a typo in a gate must not cost a whole run
+            parse_gate(spec)
         report = run_eval(get_assistant(), dataset or default_dataset(), out, k=k, baselines=baselines)
         failures = check_gates(report, fail_under)
     except BeaconError as exc:

@@ -6,14 +6,19 @@ holds no logic of its own beyond timing and input validation.
 
 from __future__ import annotations
 
+import getpass
 import time
+from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.answerer import ExtractiveAnswerer
 from assistant.embedder import Embedder
 from assistant.errors import InvalidInput, NotFound
+from assistant.journal import AUDIT_FILE_NAME, CHAT_LOG_FILE_NAME, AuditLog, ChatLog
 from assistant.lexical import LexicalIndex
 from assistant.models import Answer, DocumentSummary, IngestReport
+from assistant.referral import ReferralTable, referral_for
 from assistant.retriever import HybridRetriever
 from assistant.settings import Settings
 from assistant.store import ChunkStore
@@ -22,6 +27,7 @@ from ingest.pipeline import Ingestor, ProgressCallback
 if TYPE_CHECKING:
     from assistant.generative import FollowUpRewriter, GenerativeAnswerer
 
+SHIPPED_REFERRALS = Path(__file__).resolve().parents[1] / "knowledge" / "referrals.toml"
 MAX_QUESTION_CHARS = 2000
 MAX_HISTORY = 50
 ROLES = ("user", "assistant", "system")
@@ -58,9 +64,11 @@ class Assistant:
         k: int | None = None,
         filters: dict[str, Any] | None = None,
         history: list[dict[str, str]] | None = None,
+        user: str | None = None,
     ) -> Answer:
         """Answer a question; with `history` ([{role, content}, …], oldest first) a follow-up
-        such as "and for children?" is made standalone before retrieval."""
+        such as "and for children?" is made standalone before retrieval. A question that
+        discloses danger gets a referral card (`answer.referral`) whatever the library says."""
         question = " ".join((question or "").split())
         if not question:
             raise InvalidInput("The question is empty; type a question about the library.")
@@ -85,10 +93,31 @@ class Assistant:
         }
         if history:
             answer.timings_ms["rewrite"] = round((rewritten_at - start) * 1000, 1)
+        answer.referral = referral_for(question, self.referrals)
+        if self.chat_log is not None:
+            self.chat_log.record(user or _local_actor(), question, answer.answer, answer.refused, [c.source for c in answer.citations])
         return answer
 
-    def ingest(self, inputs: list[str], on_progress: ProgressCallback | None = None) -> list[IngestReport]:
+    @cached_property
+    def referrals(self) -> ReferralTable:
+        path = self.settings.referrals_file or (SHIPPED_REFERRALS if SHIPPED_REFERRALS.exists() else None)
+        return ReferralTable.load(path)
+
+    @cached_property
+    def chat_log(self) -> ChatLog | None:
+        if not self.settings.chat_log:
+            return None
+        return ChatLog(Path(self.settings.data_dir) / CHAT_LOG_FILE_NAME, self.settings.chat_log_retention_days)
+
+    @cached_property
+    def audit_log(self) -> AuditLog:
+        return AuditLog(Path(self.settings.data_dir) / AUDIT_FILE_NAME)
+
+    def ingest(self, inputs: list[str], on_progress: ProgressCallback | None = None, actor: str | None = None) -> list[IngestReport]:
         reports = self.ingestor.ingest(inputs, on_progress)
+        for r in reports:
+            if r.status in ("added", "updated"):
+                self.audit_log.record(actor or _local_actor(), r.status, r.doc_id or "", r.source, chunks=r.chunks)
         if any(r.status in ("added", "updated") for r in reports):
             self.lexical.ensure_current()  # rebuild BM25 now rather than on the next question
         return reports
@@ -96,8 +125,10 @@ class Assistant:
     def list_documents(self) -> list[DocumentSummary]:
         return self.store.list_documents()
 
-    def remove_document(self, doc_id_or_source: str) -> tuple[str, int]:
-        return self.ingestor.remove(doc_id_or_source)
+    def remove_document(self, doc_id_or_source: str, actor: str | None = None) -> tuple[str, int]:
+        removed, chunks = self.ingestor.remove(doc_id_or_source)
+        self.audit_log.record(actor or _local_actor(), "removed", removed, doc_id_or_source, chunks=chunks)
+        return removed, chunks
 
     def document_chunks(self, doc_id: str) -> list[dict]:
         """Chunks of one document in order, for previews."""
@@ -110,8 +141,16 @@ class Assistant:
     def warm_up(self) -> None:
         """Load the model and indexes now, so the first question is not the slow one."""
         self.embedder.load()
+        self.referrals  # noqa: B018 - a broken referral table is a start-up error, not a chat error
         self.store.collection
         self.lexical.ensure_current()
+
+
+def _local_actor() -> str:
+    try:
+        return f"local:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "local"
 
 
 def _checked_history(history: list[dict[str, str]] | None) -> list[dict[str, str]]:

@@ -56,7 +56,11 @@ class Embedder:
         path = self.model_path or packaged_model_path(self.model_name)
         if not Path(path).is_dir():
             raise ConfigError(f"Embedding model folder {path} does not exist; unset BEACON_EMBED_MODEL_PATH to use the packaged model.")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # no "Loading weights" bar in CLI output
 
         return SentenceTransformer(str(path), device="cpu", local_files_only=True)
 

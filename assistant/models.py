@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from assistant.referral import Referral
+
 
 class Chunk(BaseModel):
     """A piece of a document small enough to embed, with where it came from."""
@@ -107,3 +109,4 @@ class Answer(BaseModel):
     answerer: str = "extractive"
     sentences: list[AnswerSentence] = Field(default_factory=list)
     refusal_reason: str | None = None
+    referral: Referral | None = None  # safety card shown before the answer when the question discloses danger

@@ -16,7 +16,6 @@ from typing import Callable
 import yaml
 
 from assistant.errors import IngestError, UnsupportedFormat
-from assistant.text import is_list_item
 
 # Extension -> format name. Everything else is refused with UnsupportedFormat.
 EXTENSIONS = {
@@ -88,7 +87,6 @@ def decode_text(data: bytes) -> str:
 
 
 TITLE_MAX_CHARS = 160
-HEADLINE_SCAN_LINES = 12
 
 
 def _first_line_title(text: str) -> str:
@@ -101,27 +99,6 @@ def _first_line_title(text: str) -> str:
             cut = line[: TITLE_MAX_CHARS - 20].rsplit(" ", 1)[0]
             return cut + "…"
     return ""
-
-
-def _looks_like_headline(line: str) -> bool:
-    words = line.split()
-    return (
-        4 <= len(words)
-        and len(line) <= TITLE_MAX_CHARS
-        and line[-1] not in ".:;,!?…"
-        and not line.isupper()
-        and not is_list_item(line)
-    )
-
-
-def _text_title(text: str) -> str:
-    """Plain text has no markup: a headline-like line near the top (a press release's headline),
-    else the opening of the first line."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for line in lines[:HEADLINE_SCAN_LINES]:
-        if _looks_like_headline(line):
-            return line
-    return _first_line_title(text)
 
 
 # --- Markdown and plain text ----------------------------------------------------------------
@@ -202,7 +179,7 @@ def load_markdown(data: bytes) -> LoadedDocument:
 
 def load_text(data: bytes) -> LoadedDocument:
     text = mend_broken_paragraphs(decode_text(data))
-    return LoadedDocument("text", _text_title(text), sections_from_lines(text, markdown=False))
+    return LoadedDocument("text", _first_line_title(text), sections_from_lines(text, markdown=False))
 
 
 # --- HTML -------------------------------------------------------------------------------------

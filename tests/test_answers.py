@@ -182,7 +182,7 @@ def test_empty_question_is_invalid_input(shared_library, question):
 def test_answer_json_contract(palermo_answer, shared_library):
     dumped = palermo_answer.model_dump()
     assert set(dumped) == {
-        "question", "answer", "refused", "citations", "retrieved", "timings_ms", "answerer", "sentences", "refusal_reason",
+        "question", "answer", "refused", "citations", "retrieved", "timings_ms", "answerer", "sentences", "refusal_reason", "referral",
     }
     assert dumped["question"] == PALERMO_QUESTION
     assert dumped["answerer"] == "extractive"
