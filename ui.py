@@ -326,7 +326,20 @@ class BeaconUI:
             return
         yield "", chat_messages(turns, pending=question), gr.skip(), gr.skip(), gr.skip(), gr.update(visible=False)
         try:
-            answer = self.beacon.ask(question, history=conversation(turns), user=name)
+            steps = self.beacon.ask_stream(question, history=conversation(turns), user=name)
+            card, draft = "", ""
+            while True:
+                try:
+                    step = next(steps)
+                except StopIteration as done:
+                    answer = done.value
+                    break
+                if isinstance(step, str):
+                    draft += step
+                else:
+                    card = format_referral_card(Answer(question=question, answer="", refused=False, referral=step))
+                pending = card + (format_draft(draft) if draft else "<em class='beacon-muted'>Searching the library…</em>")
+                yield gr.skip(), chat_messages(turns, pending=question, pending_answer=pending), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         except BeaconError as exc:
             turns.append({"question": question, "answer": None, "error": str(exc)})
             yield "", chat_messages(turns), turns, SOURCES_PLACEHOLDER, "", gr.update(visible=False)
@@ -541,7 +554,12 @@ def _dataset_label(path: Path, workspace: Workspace) -> str:
     return f"{path.name} ({where})"
 
 
-def chat_messages(turns: list, pending: str | None = None) -> list[dict]:
+def format_draft(draft: str) -> str:
+    """A generated answer while it is being written: shown as text, marked as not yet checked."""
+    return f"{escape_text(draft)} <em class='beacon-muted'>(writing… citations are checked when it is done)</em>"
+
+
+def chat_messages(turns: list, pending: str | None = None, pending_answer: str | None = None) -> list[dict]:
     """The chat as Gradio messages, rebuilt from the conversation state."""
     messages = []
     for i, t in enumerate(turns):
@@ -550,7 +568,7 @@ def chat_messages(turns: list, pending: str | None = None) -> list[dict]:
         messages.append({"role": "assistant", "content": content})
     if pending is not None:
         messages.append({"role": "user", "content": escape_text(pending)})
-        messages.append({"role": "assistant", "content": "<em class='beacon-muted'>Searching the library…</em>"})
+        messages.append({"role": "assistant", "content": pending_answer or "<em class='beacon-muted'>Searching the library…</em>"})
     return messages
 
 

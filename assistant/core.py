@@ -10,7 +10,7 @@ import getpass
 import time
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generator
 
 from assistant.answerer import ExtractiveAnswerer
 from assistant.embedder import Embedder
@@ -18,7 +18,7 @@ from assistant.errors import InvalidInput, NotFound
 from assistant.journal import AUDIT_FILE_NAME, CHAT_LOG_FILE_NAME, AuditLog, ChatLog
 from assistant.lexical import LexicalIndex
 from assistant.models import Answer, DocumentSummary, IngestReport
-from assistant.referral import ReferralTable, referral_for
+from assistant.referral import Referral, ReferralTable, referral_for
 from assistant.retriever import HybridRetriever
 from assistant.settings import Settings
 from assistant.store import ChunkStore
@@ -69,6 +69,25 @@ class Assistant:
         """Answer a question; with `history` ([{role, content}, …], oldest first) a follow-up
         such as "and for children?" is made standalone before retrieval. A question that
         discloses danger gets a referral card (`answer.referral`) whatever the library says."""
+        stream = self.ask_stream(question, k, filters, history, user)
+        while True:
+            try:
+                next(stream)
+            except StopIteration as done:
+                return done.value
+
+    def ask_stream(
+        self,
+        question: str,
+        k: int | None = None,
+        filters: dict[str, Any] | None = None,
+        history: list[dict[str, str]] | None = None,
+        user: str | None = None,
+    ) -> Generator[Referral | str, None, Answer]:
+        """`ask`, step by step, for a chat: yields the safety card first (when the question
+        discloses danger), then the draft text as a generative answerer writes it (unverified,
+        to be shown as provisional), and returns the final, verified `Answer`
+        (`answer = yield from beacon.ask_stream(q)`). The extractive answerer yields no draft."""
         question = " ".join((question or "").split())
         if not question:
             raise InvalidInput("The question is empty; type a question about the library.")
@@ -78,12 +97,18 @@ class Assistant:
         if not 1 <= k <= 50:
             raise InvalidInput(f"k must be between 1 and 50, not {k}.")
         history = _checked_history(history)
+        referral = referral_for(question, self.referrals)
+        if referral is not None:
+            yield referral
         start = time.perf_counter()
         standalone = self.rewriter.rewrite(question, history) if history else question
         rewritten_at = time.perf_counter()
         retrieval = self.retriever.retrieve(standalone, k, filters)
         retrieved_at = time.perf_counter()
-        answer = self.answerer.answer(retrieval)
+        if hasattr(self.answerer, "stream"):
+            answer = yield from self.answerer.stream(retrieval)
+        else:
+            answer = self.answerer.answer(retrieval)
         done = time.perf_counter()
         answer.question = question  # as asked; the standalone form only steers retrieval and the answer
         answer.timings_ms = {
@@ -93,7 +118,7 @@ class Assistant:
         }
         if history:
             answer.timings_ms["rewrite"] = round((rewritten_at - start) * 1000, 1)
-        answer.referral = referral_for(question, self.referrals)
+        answer.referral = referral
         if self.chat_log is not None:
             self.chat_log.record(user or _local_actor(), question, answer.answer, answer.refused, [c.source for c in answer.citations])
         return answer

@@ -89,8 +89,8 @@ def run_session(client: Client, index: int, deadline: float, timeout: float, res
         question = QUESTIONS[(index + turn) % len(QUESTIONS)]
         turn += 1
         started = time.perf_counter()
-        job = client.submit(question, api_name="/ask")
         try:
+            job = client.submit(question, api_name="/ask")
             result = job.result(timeout=timeout)
         except TimeoutError:
             job.cancel()

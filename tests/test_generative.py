@@ -26,6 +26,7 @@ from assistant.factory import build_answerer
 from assistant.generative import FollowUpRewriter, GenerativeAnswerer, is_follow_up, rewrite_deterministic
 from assistant.llm import format_sources
 from assistant.models import Answer, Hit
+from assistant.referral import Referral
 from assistant.text import tokenize
 from assistant.verify import UNVERIFIED, CitationVerifier, split_cited_sentences
 
@@ -272,6 +273,27 @@ def test_llamacpp_stream_yields_deltas_then_the_verified_answer(local_llm):
             break
     assert len(deltas) > 1 and "".join(deltas).strip()
     assert_grounded(answer)
+
+
+def drain(stream) -> tuple[list, Answer]:
+    steps = []
+    while True:
+        try:
+            steps.append(next(stream))
+        except StopIteration as done:
+            return steps, done.value
+
+
+def test_assistant_ask_stream_gives_the_card_then_deltas_then_the_answer(local_llm):
+    """What the chat consumes: the safety card first, then the draft as written, then the checked answer."""
+    steps, answer = drain(local_llm.ask_stream("What are common indicators of labour exploitation?", k=3))
+    assert len(steps) > 1 and all(isinstance(s, str) for s in steps)
+    assert answer.referral is None and answer.timings_ms["total"] > 0
+    assert_grounded(answer)
+    steps, answer = drain(local_llm.ask_stream("My employer took my passport and won't let me leave. What can I do?", k=3))
+    assert isinstance(steps[0], Referral) and steps[0].emergency == "112"
+    assert all(isinstance(s, str) for s in steps[1:])
+    assert answer.referral == steps[0]
 
 
 def test_instructions_inside_a_document_do_not_steer_the_answer(local_llm, smollm2_gguf, library_dir):
