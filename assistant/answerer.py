@@ -49,6 +49,10 @@ class ExtractiveAnswerer:
         self.lexical = lexical
         self.min_similarity = min_similarity
         self.max_sentences = max_sentences
+        # Switches for ablations (evals/ablations.py measures what each grounding rule buys).
+        self.check_specifics = True
+        self.check_key_terms = True
+        self.key_term_weight = KEY_TERM_WEIGHT
 
     # -- grounding checks --------------------------------------------------------------------
     def refusal_reason(self, retrieval: Retrieval) -> str | None:
@@ -58,10 +62,10 @@ class ExtractiveAnswerer:
         if retrieval.best_similarity < self.min_similarity:
             return f"Nothing in the library is close to this question (best similarity {retrieval.best_similarity:.2f})."
         support = normalize(" ".join(f"{h.title} {h.locator} {h.text}" for h in hits))
-        missing = [s for s in question_specifics(retrieval.question) if not mentions(support, s)]
+        missing = [s for s in question_specifics(retrieval.question) if not mentions(support, s)] if self.check_specifics else []
         if missing:
             return "The library does not mention " + ", ".join(f"“{m}”" for m in missing) + "."
-        weights = self._term_weights(retrieval.question)
+        weights = self._term_weights(retrieval.question) if self.check_key_terms else {}
         if weights:
             support_tokens = set(tokenize(support))
             covered = sum(w for t, w in weights.items() if t in support_tokens) / sum(weights.values())
@@ -131,7 +135,7 @@ class ExtractiveAnswerer:
         similarity = self.embedder.embed_cached([u[5] for u in shortlist]) @ retrieval.query_vector
         scored = []
         for (h, p, text, tokens, cov, _probe), sim in zip(shortlist, similarity):
-            score = SIMILARITY_WEIGHT * float(sim) + KEY_TERM_WEIGHT * cov + CONTEXT_WEIGHT * context_cover[h] + RANK_WEIGHT / (1 + h)
+            score = SIMILARITY_WEIGHT * float(sim) + self.key_term_weight * cov + CONTEXT_WEIGHT * context_cover[h] + RANK_WEIGHT / (1 + h)
             scored.append((score, h, p, text, float(sim), cov, tokens))
         scored.sort(key=lambda row: -row[0])
         best = scored[0]

@@ -278,3 +278,21 @@ def test_cli_eval_gates_set_the_exit_code(library_dir, dataset, tmp_path):
 
     bad = CliRunner().invoke(app, ["--data-dir", str(library_dir), "eval", str(dataset), "--out", str(out), "--fail-under", "recall=0.5"])
     assert bad.exit_code == 2 and "Unknown metric 'recall'" in bad.stderr
+
+
+def test_ablations_measure_what_the_specifics_check_buys(library_dir, tmp_path, monkeypatch):
+    """An on-topic question about a helpline the library does not hold is refused only thanks to
+    the specifics check; the ablation run must show that difference."""
+    from evals import ablations
+
+    rows = [
+        QUESTIONS[0],
+        {"id": "southbridge", "question": "What is the phone number of the Southbridge helpline?", "expected_sources": [], "expected_answer_contains": [], "answerable": False},
+    ]
+    dataset = write_jsonl(tmp_path / "ablation.jsonl", rows)
+    monkeypatch.setenv("BEACON_DATA_DIR", str(library_dir))
+    ablations.main([str(dataset), "--out", str(tmp_path / "out")])
+    metrics = {v: json.loads((tmp_path / "out" / v / "report.json").read_text())["systems"]["beacon"] for v in ablations.VARIANTS}
+    assert metrics["beacon"]["refusal_accuracy"] == 1.0 and metrics["beacon"]["false_refusal_rate"] == 0.0
+    assert metrics["no-specifics-check"]["refusal_accuracy"] == 0.0
+    assert metrics["similarity-only-refusal"]["refusal_accuracy"] == 0.0
