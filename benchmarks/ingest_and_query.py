@@ -2,8 +2,13 @@
 
     .venv/bin/python benchmarks/ingest_and_query.py [PATH ...]
 
-Defaults to knowledge/ plus ../shared/corpus and ../shared/seeds when present. Prints a table;
-copy it into BENCHMARKS.md with the machine description.
+Defaults to knowledge/ plus ../shared/corpus and ../shared/seeds when present. Query latency is
+Beacon's (hybrid retrieval + extractive answer) next to the naive LangChain-tutorial pipeline
+(`evals.baselines.NaiveDenseBaseline`: the same documents re-split into 1,000-character pieces,
+embedded with the same model in the same process, cosine top-k in memory). Both answer the same
+questions, a warm-up then 3 rounds, with the same k; the naive pipeline's build (re-split and
+embed) is reported on its own row, not in its latency. Prints a table; copy it into
+BENCHMARKS.md with the machine description.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from common import QUESTIONS, percentile  # noqa: E402
 def main(paths: list[str]) -> None:
     from assistant import Settings, build_assistant
     from assistant.text import index_text
+    from evals.baselines import NaiveDenseBaseline
 
     if not paths:
         candidates = [ROOT / "knowledge", ROOT.parent / "shared" / "corpus", ROOT.parent / "shared" / "seeds"]
@@ -61,6 +67,18 @@ def main(paths: list[str]) -> None:
                 for key in timings:
                     timings[key].append(answer.timings_ms[key])
 
+        k = beacon.settings.top_k
+        naive = NaiveDenseBaseline(beacon.store, beacon.embedder)
+        t0 = time.perf_counter()
+        naive.build()
+        naive_build_s = time.perf_counter() - t0
+        naive_pieces = len(naive._pieces or [])
+        naive.ask(QUESTIONS[0], k)  # warm caches, as for Beacon
+        naive_total: list[float] = []
+        for _ in range(3):
+            for q in QUESTIONS:
+                naive_total.append(naive.ask(q, k).timings_ms["total"])
+
     table = Table(title=f"Beacon ingest and query ({len(reports)} documents, {chunks} chunks, {size_mb:.2f} MB)")
     table.add_column("measure")
     table.add_column("value", justify="right")
@@ -74,6 +92,8 @@ def main(paths: list[str]) -> None:
     table.add_row("re-ingest speed-up", f"{first_s / unchanged_s:.0f}x")
     for key, values in timings.items():
         table.add_row(f"{key} p50 / p95 (ms)", f"{statistics.median(values):.1f} / {percentile(values, 0.95):.1f}")
+    table.add_row(f"naive LangChain-tutorial pipeline: total p50 / p95 (ms, k={k})", f"{statistics.median(naive_total):.1f} / {percentile(naive_total, 0.95):.1f}")
+    table.add_row(f"naive pipeline build: re-split + embed {naive_pieces} pieces (s)", f"{naive_build_s:.2f}")
     Console(width=180).print(table)
 
 
