@@ -22,7 +22,7 @@ def build_assistant(settings: Settings | None = None) -> Assistant:
     store = ChunkStore(settings, embedder.model_name, embedder.dimension)
     lexical_folder = settings.data_dir / "bm25" / (f"{settings.chroma_host}-{settings.chroma_port}" if settings.server_mode else "local") / settings.collection
     lexical = LexicalIndex(store, lexical_folder)
-    retriever = HybridRetriever(store, lexical, embedder, settings.candidates, settings.rrf_k)
+    retriever = HybridRetriever(store, lexical, embedder, settings.candidates, settings.rrf_k, settings.max_chunks_per_doc)
     answerer, rewriter = build_answerer(settings, embedder, lexical)
     ingestor = Ingestor(settings, store, embedder)
     return Assistant(settings, store, embedder, lexical, retriever, answerer, ingestor, rewriter)

@@ -55,12 +55,15 @@ def near_duplicate(a: set, b: set, threshold: float = 0.8) -> bool:
 
 
 class HybridRetriever:
-    def __init__(self, store: ChunkStore, lexical: LexicalIndex, embedder: Embedder, candidates: int = 30, rrf_k: int = 60):
+    def __init__(
+        self, store: ChunkStore, lexical: LexicalIndex, embedder: Embedder, candidates: int = 30, rrf_k: int = 60, max_per_document: int | None = None
+    ):
         self.store = store
         self.lexical = lexical
         self.embedder = embedder
         self.candidates = candidates
         self.rrf_k = rrf_k
+        self.max_per_document = max_per_document
 
     def retrieve(self, question: str, k: int, filters: dict[str, Any] | None = None) -> Retrieval:
         filters = {key: v for key, v in (filters or {}).items() if key in FILTER_KEYS and v not in (None, "")}
@@ -97,12 +100,18 @@ class HybridRetriever:
         best_possible = 3.0 / (self.rrf_k + 1)
         hits: list[Hit] = []
         kept_shingles: list[set] = []
+        per_document: dict[str, int] = {}
         for cid in sorted(fused, key=lambda c: (-fused[c], c)):
             text, meta = rows[cid]
+            # One long document must not fill every slot: the original source of a fact (a seed,
+            # a treaty) deserves a place next to the brief that summarises it.
+            if self.max_per_document and per_document.get(meta["doc_id"], 0) >= self.max_per_document:
+                continue
             sh = _shingles(text)
             if any(near_duplicate(sh, other) for other in kept_shingles):
                 continue
             kept_shingles.append(sh)
+            per_document[meta["doc_id"]] = per_document.get(meta["doc_id"], 0) + 1
             hits.append(
                 Hit(
                     chunk_id=cid,

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50, description="Chunks retrieved and offered as citations per question.")
     candidates: int = Field(30, ge=1, description="Candidates taken from each of the dense and BM25 retrievers before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    max_chunks_per_doc: int | None = Field(None, ge=1, description="Most chunks of one document among the top-k, so other sources (e.g. the original of a summarised fact) get a place; unset: no cap (see README, Quality, for the measured trade-off).")
     max_answer_sentences: int = Field(4, ge=1, description="Most sentences an extractive answer may contain.")
     min_similarity: float = Field(0.30, description="Lowest cosine similarity of the best chunk for a question to count as on-topic.")
 

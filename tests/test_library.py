@@ -105,3 +105,17 @@ def test_typical_trainee_questions_are_answered_from_the_briefs(shipped, questio
     answer = beacon.ask(question)
     assert not answer.refused, answer.answer
     assert any(Path(c.source).name == brief for c in answer.citations), [c.source for c in answer.citations]
+
+
+def test_a_per_document_cap_leaves_room_for_other_sources(shipped):
+    from collections import Counter
+
+    from assistant.retriever import HybridRetriever
+
+    beacon, _ = shipped
+    question = "What did the 24th Alliance conference focus on?"
+    uncapped = Counter(h.doc_id for h in beacon.retriever.retrieve(question, 5).hits)
+    assert max(uncapped.values()) > 2, "the premise: one brief fills most slots"
+    capped_retriever = HybridRetriever(beacon.store, beacon.lexical, beacon.embedder, max_per_document=2)
+    capped = Counter(h.doc_id for h in capped_retriever.retrieve(question, 5).hits)
+    assert max(capped.values()) == 2 and sum(capped.values()) == 5 and len(capped) >= 3
