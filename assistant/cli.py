@@ -40,18 +40,24 @@ class State:
     assistant = None
 
 
+def get_settings():
+    """Settings from the environment plus the global options; no model is loaded."""
+    from assistant import Settings
+
+    overrides = {"data_dir": State.data_dir} if State.data_dir else {}
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"BEACON_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"Invalid settings: {problems}. Fix the environment variable(s) and try again.") from exc
+
+
 def get_assistant():
     """Build the assistant once per command, from env settings plus the global options."""
     if State.assistant is None:
-        from assistant import Settings, build_assistant
+        from assistant import build_assistant
 
-        overrides = {"data_dir": State.data_dir} if State.data_dir else {}
-        try:
-            settings = Settings(**overrides)
-        except ValidationError as exc:
-            problems = "; ".join(f"BEACON_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
-            raise ConfigError(f"Invalid settings: {problems}. Fix the environment variable(s) and try again.") from exc
-        State.assistant = build_assistant(settings)
+        State.assistant = build_assistant(get_settings())
     return State.assistant
 
 

@@ -17,17 +17,9 @@ feedback_app = typer.Typer(help="Export the answers users rated, for QA.", no_ar
 
 def _settings():
     """Settings only (the users and feedback files live in the data dir); no model is loaded."""
-    from pydantic import ValidationError
+    from assistant.cli import get_settings
 
-    from assistant.cli import State
-    from assistant.errors import ConfigError
-    from assistant.settings import Settings
-
-    try:
-        return Settings(**({"data_dir": State.data_dir} if State.data_dir else {}))
-    except ValidationError as exc:
-        problems = "; ".join(f"BEACON_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"Invalid settings: {problems}. Fix the environment variable(s) and try again.") from exc
+    return get_settings()
 
 
 def _user_store():

@@ -75,17 +75,9 @@ def write_registry(data_dir: Path, registry: dict) -> Path:
 
 def _settings():
     """Settings only: building the assistant would need the model this command registers."""
-    from pydantic import ValidationError
+    from assistant.cli import get_settings
 
-    from assistant.cli import State
-    from assistant.errors import ConfigError
-    from assistant.settings import Settings
-
-    try:
-        return Settings(**({"data_dir": State.data_dir} if State.data_dir else {}))
-    except ValidationError as exc:
-        problems = "; ".join(f"BEACON_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"Invalid settings: {problems}. Fix the environment variable(s) and try again.") from exc
+    return get_settings()
 
 
 @models_app.command("install")

@@ -69,12 +69,7 @@ class Assistant:
         """Answer a question; with `history` ([{role, content}, …], oldest first) a follow-up
         such as "and for children?" is made standalone before retrieval. A question that
         discloses danger gets a referral card (`answer.referral`) whatever the library says."""
-        stream = self.ask_stream(question, k, filters, history, user)
-        while True:
-            try:
-                next(stream)
-            except StopIteration as done:
-                return done.value
+        return run_steps(self.ask_stream(question, k, filters, history, user))[1]
 
     def ask_stream(
         self,
@@ -169,6 +164,17 @@ class Assistant:
         self.referrals  # noqa: B018 - a broken referral table is a start-up error, not a chat error
         self.store.collection
         self.lexical.ensure_current()
+
+
+def run_steps(stream: Generator) -> tuple[list, Any]:
+    """Drive a step generator (`ask_stream`, an answerer's `stream`) to its end:
+    (what it yielded, what it returned)."""
+    steps = []
+    while True:
+        try:
+            steps.append(next(stream))
+        except StopIteration as done:
+            return steps, done.value
 
 
 def _local_actor() -> str:

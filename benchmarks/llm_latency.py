@@ -29,21 +29,9 @@ from rich.table import Table
 from assistant.generative import NO_ANSWER_IN_SOURCES, NOTHING_SUPPORTED
 
 ROOT = Path(__file__).resolve().parents[1]
-QUESTIONS = [
-    "What are the 3 Ps of the OSCE Action Plan?",
-    "How does the Palermo Protocol define trafficking in persons?",
-    "What are the purposes of the Palermo Protocol?",
-    "What does the Forced Labour Convention mean by forced or compulsory labour?",
-    "What are the worst forms of child labour?",
-    "What did the 24th Alliance conference focus on?",
-    "How should States protect victims of trafficking?",
-    "How do I bake bread?",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
+from common import QUESTIONS, percentile  # noqa: E402
 
 
 def free_port() -> int:

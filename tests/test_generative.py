@@ -25,6 +25,7 @@ from assistant.cli_models import CATALOG, packaged_gguf
 from assistant.factory import build_answerer
 from assistant.generative import FollowUpRewriter, GenerativeAnswerer, is_follow_up, rewrite_deterministic
 from assistant.llm import format_sources
+from assistant.core import run_steps
 from assistant.models import Answer, Hit
 from assistant.referral import Referral
 from assistant.text import tokenize
@@ -223,13 +224,7 @@ def test_generative_answer_keeps_supported_sentences_and_streams(extractive):
     reply = f"Victims receive safe shelter, medical care and psychological counselling [{n}]. Victims also get free flights home [{n}]."
     answerer = scripted_answerer(extractive, reply)
     stream = answerer.stream(retrieval)
-    deltas = []
-    while True:
-        try:
-            deltas.append(next(stream))
-        except StopIteration as done:
-            answer = done.value
-            break
+    deltas, answer = run_steps(stream)
     assert "".join(deltas) == reply
     assert not answer.refused and answer.answerer == "llamacpp"
     assert answer.answer == "Victims receive safe shelter, medical care and psychological counselling. [1]"
@@ -264,33 +259,18 @@ def test_llamacpp_answers_are_grounded_or_refused(local_llm):
 def test_llamacpp_stream_yields_deltas_then_the_verified_answer(local_llm):
     retrieval = local_llm.retriever.retrieve("What are common indicators of labour exploitation?", 3)
     stream = local_llm.answerer.stream(retrieval)
-    deltas = []
-    while True:
-        try:
-            deltas.append(next(stream))
-        except StopIteration as done:
-            answer = done.value
-            break
+    deltas, answer = run_steps(stream)
     assert len(deltas) > 1 and "".join(deltas).strip()
     assert_grounded(answer)
 
 
-def drain(stream) -> tuple[list, Answer]:
-    steps = []
-    while True:
-        try:
-            steps.append(next(stream))
-        except StopIteration as done:
-            return steps, done.value
-
-
 def test_assistant_ask_stream_gives_the_card_then_deltas_then_the_answer(local_llm):
     """What the chat consumes: the safety card first, then the draft as written, then the checked answer."""
-    steps, answer = drain(local_llm.ask_stream("What are common indicators of labour exploitation?", k=3))
+    steps, answer = run_steps(local_llm.ask_stream("What are common indicators of labour exploitation?", k=3))
     assert len(steps) > 1 and all(isinstance(s, str) for s in steps)
     assert answer.referral is None and answer.timings_ms["total"] > 0
     assert_grounded(answer)
-    steps, answer = drain(local_llm.ask_stream("My employer took my passport and won't let me leave. What can I do?", k=3))
+    steps, answer = run_steps(local_llm.ask_stream("My employer took my passport and won't let me leave. What can I do?", k=3))
     assert isinstance(steps[0], Referral) and steps[0].emergency == "112"
     assert all(isinstance(s, str) for s in steps[1:])
     assert answer.referral == steps[0]

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from assistant import ConfigError, Settings, build_assistant
+from assistant.core import run_steps
 from assistant.cli_models import CATALOG, packaged_gguf
 from test_generative import LIBRARY, assert_grounded
 
@@ -86,13 +87,7 @@ def test_openai_mode_answers_are_grounded_or_refused(remote):
 
 def test_openai_mode_streams_deltas_then_the_verified_answer(remote):
     stream = remote.answerer.stream(remote.retriever.retrieve("What are common indicators of labour exploitation?", 3))
-    deltas = []
-    while True:
-        try:
-            deltas.append(next(stream))
-        except StopIteration as done:
-            answer = done.value
-            break
+    deltas, answer = run_steps(stream)
     assert len(deltas) > 1 and "".join(deltas).strip()
     assert_grounded(answer)
 
