@@ -11,6 +11,7 @@ import functools
 import http.server
 import os
 import socket
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -134,4 +135,14 @@ def served_folder(tmp_path):
 def venv_bin() -> Path:
     """The folder of the interpreter running the tests, where `beacon` and `chroma` are installed."""
     return Path(sys.executable).parent
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:
+    """Terminate a server a test started; kill it if it does not stop in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 

@@ -10,6 +10,7 @@ import time
 import urllib.request
 
 import pytest
+from conftest import stop_process
 
 from assistant import Settings, StoreError, build_assistant
 
@@ -61,12 +62,7 @@ def chroma_server(tmp_path_factory, venv_bin):
         wait_for_heartbeat(port, process)
         yield port
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 15)
 
 
 @pytest.fixture(scope="module")

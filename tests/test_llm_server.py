@@ -10,6 +10,7 @@ import time
 
 import httpx
 import pytest
+from conftest import stop_process
 
 from assistant import ConfigError, Settings, build_assistant
 from assistant.core import run_steps
@@ -49,12 +50,7 @@ def llm_server(tmp_path_factory):
             time.sleep(0.2)
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 10)
         log.close()
 
 
