@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 
+from assistant.crosslingual import CrossLingualIndex
 from assistant.embedder import Embedder
 from assistant.lexical import LexicalIndex
 from assistant.models import Answer, AnswerSentence, Citation, Hit, Retrieved
@@ -44,11 +45,21 @@ NAVIGATION_RE = re.compile(r"\[(?:here|link|more|read more)\]\(|\bclick here\b|\
 class ExtractiveAnswerer:
     name = "extractive"
 
-    def __init__(self, embedder: Embedder, lexical: LexicalIndex, min_similarity: float = 0.3, max_sentences: int = 4):
+    def __init__(
+        self,
+        embedder: Embedder,
+        lexical: LexicalIndex,
+        min_similarity: float = 0.3,
+        max_sentences: int = 4,
+        crosslingual: CrossLingualIndex | None = None,
+        min_crosslingual_similarity: float = 0.85,
+    ):
         self.embedder = embedder
         self.lexical = lexical
         self.min_similarity = min_similarity
         self.max_sentences = max_sentences
+        self.crosslingual = crosslingual
+        self.min_crosslingual_similarity = min_crosslingual_similarity
         # Switches for ablations (evals/ablations.py measures what each grounding rule buys).
         self.check_specifics = True
         self.check_key_terms = True
@@ -59,13 +70,17 @@ class ExtractiveAnswerer:
         hits = retrieval.hits
         if not hits:
             return "Nothing in the library matches this question."
-        if retrieval.best_similarity < self.min_similarity:
+        if retrieval.best_similarity < self._threshold(retrieval):
             return f"Nothing in the library is close to this question (best similarity {retrieval.best_similarity:.2f})."
         support = normalize(" ".join(f"{h.title} {h.locator} {h.text}" for h in hits))
-        missing = [s for s in question_specifics(retrieval.question) if not mentions(support, s)] if self.check_specifics else []
+        specifics = question_specifics(retrieval.question) if self.check_specifics else []
+        if retrieval.crosslingual:  # names are spelled in the question's language; numbers and symbols are not
+            specifics = [s for s in specifics if any(ch.isdigit() for ch in s)]
+        missing = [s for s in specifics if not mentions(support, s)]
         if missing:
             return "The library does not mention " + ", ".join(f"“{m}”" for m in missing) + "."
-        weights = self._term_weights(retrieval.question) if self.check_key_terms else {}
+        # Across languages the question's words cannot occur in the (English) passages.
+        weights = self._term_weights(retrieval.question) if self.check_key_terms and not retrieval.crosslingual else {}
         if weights:
             support_tokens = set(tokenize(support))
             covered = sum(w for t, w in weights.items() if t in support_tokens) / sum(weights.values())
@@ -73,6 +88,14 @@ class ExtractiveAnswerer:
                 absent = [t for t in weights if t not in support_tokens]
                 return "The passages found do not cover the question's key terms (" + ", ".join(absent[:5]) + ")."
         return None
+
+    def _threshold(self, retrieval: Retrieval) -> float:
+        return self.min_crosslingual_similarity if retrieval.crosslingual else self.min_similarity
+
+    def _embed_units(self, retrieval: Retrieval, texts: list[str]):
+        if retrieval.crosslingual and self.crosslingual is not None:
+            return self.crosslingual.embed_passages(texts)
+        return self.embedder.embed_cached(texts)
 
     def _term_weights(self, question: str) -> dict[str, float]:
         self.lexical.ensure_current()
@@ -132,14 +155,14 @@ class ExtractiveAnswerer:
         units.sort(key=lambda u: (-(u[4] + RANK_WEIGHT / (1 + u[0])), u[0], u[1]))
         shortlist = units[:MAX_EMBEDDED_UNITS]
         shortlist += [u for u in units[MAX_EMBEDDED_UNITS:] if u[0] < 2 and u[1] < 2]
-        similarity = self.embedder.embed_cached([u[5] for u in shortlist]) @ retrieval.query_vector
+        similarity = self._embed_units(retrieval, [u[5] for u in shortlist]) @ retrieval.query_vector
         scored = []
         for (h, p, text, tokens, cov, _probe), sim in zip(shortlist, similarity):
             score = SIMILARITY_WEIGHT * float(sim) + self.key_term_weight * cov + CONTEXT_WEIGHT * context_cover[h] + RANK_WEIGHT / (1 + h)
             scored.append((score, h, p, text, float(sim), cov, tokens))
         scored.sort(key=lambda row: -row[0])
         best = scored[0]
-        if best[4] < self.min_similarity and best[5] == 0:
+        if best[4] < self._threshold(retrieval) and best[5] == 0:
             return []
         chosen = [best]
         covered_terms = {t for t in weights if t in best[6]}

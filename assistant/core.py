@@ -7,6 +7,7 @@ holds no logic of its own beyond timing and input validation.
 from __future__ import annotations
 
 import getpass
+import threading
 import time
 from functools import cached_property
 from pathlib import Path
@@ -164,6 +165,10 @@ class Assistant:
         self.referrals  # noqa: B018 - a broken referral table is a start-up error, not a chat error
         self.store.collection
         self.lexical.ensure_current()
+        if self.retriever.crosslingual is not None:
+            # Built once per library change (~10 chunks/s); in the background so English
+            # questions are served at once and the first non-English one waits less.
+            threading.Thread(target=self.retriever.crosslingual.ensure_current, name="beacon-e5-index", daemon=True).start()
 
 
 def run_steps(stream: Generator) -> tuple[list, Any]:

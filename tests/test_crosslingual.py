@@ -1,0 +1,97 @@
+"""Questions in French, German and Russian against an English library: searched with the
+multilingual model, answered with quotes from the library, refused when off-topic."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant import Settings, build_assistant
+
+GUIDE = """# Shelter Standards for Victims of Trafficking
+
+## Reflection period
+
+Victims housed in a shelter are granted a reflection period of 90 days to recover and to decide whether to cooperate with the authorities.
+
+## Helpline
+
+The Northbridge anti-trafficking helpline can be reached free of charge on 0800 444 909, every day and every night.
+
+## Staffing
+
+Every shelter must have at least one qualified social worker on duty at all times.
+"""
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("docs")
+    (folder / "shelter-standards.md").write_text(GUIDE, encoding="utf-8")
+    data = tmp_path_factory.mktemp("data")
+    beacon = build_assistant(Settings(data_dir=data))
+    beacon.ingest([str(folder)])
+    return beacon, data
+
+
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("Combien de jours dure le délai de réflexion pour les victimes dans un foyer ?", "90 days"),
+        ("Wie lange ist die Reflexionsfrist für Opfer von Menschenhandel in einer Unterkunft?", "90 days"),
+        ("Какой номер у горячей линии Northbridge?", "0800 444 909"),
+    ],
+)
+def test_questions_in_other_languages_are_answered_from_the_english_library(library, question, expected):
+    beacon, _ = library
+    answer = beacon.ask(question)
+    assert not answer.refused, answer.refusal_reason
+    assert expected in answer.answer
+    assert answer.citations and all(s.citations for s in answer.sentences)
+
+
+@pytest.mark.parametrize("question", ["Comment faire du pain au levain ?", "Wie backe ich Brot?", "Как испечь хлеб дома?"])
+def test_off_topic_questions_in_other_languages_are_refused(library, question):
+    beacon, _ = library
+    answer = beacon.ask(question)
+    assert answer.refused and answer.citations == []
+
+
+def test_a_number_the_library_does_not_hold_is_refused_in_any_language(library):
+    beacon, _ = library
+    answer = beacon.ask("Quel était le numéro de la ligne d'assistance Northbridge en 2019 ?")
+    assert answer.refused and "2019" in answer.refusal_reason
+
+
+def test_the_multilingual_vectors_are_kept_and_only_new_chunks_are_embedded(library, tmp_path):
+    beacon, data = library
+    beacon.ask("Wie lange dauert die Bedenkzeit?")
+    saved = list(data.rglob("vectors.npz"))
+    assert len(saved) == 1
+    extra = tmp_path / "extra.md"
+    extra.write_text("# Hotlines\n\nThe Southbridge helpline answers on 0800 111 222.\n", encoding="utf-8")
+    beacon.ingest([str(extra)])
+    index = beacon.retriever.crosslingual
+    embedded = []
+    original = index.embed_passages
+    index.embed_passages = lambda texts: (embedded.extend(texts), original(texts))[1]
+    try:
+        answer = beacon.ask("Quel est le numéro de la ligne Southbridge ?")
+    finally:
+        index.embed_passages = original
+    assert "0800 111 222" in answer.answer
+    assert any(t.startswith("Hotlines") for t in embedded), "the new chunk is embedded"
+    assert not any(t.startswith("Shelter Standards") for t in embedded), "chunks already embedded are reused"
+
+
+def test_english_questions_never_load_the_multilingual_index(tmp_path):
+    beacon = build_assistant(Settings(data_dir=tmp_path / "data"))
+    (tmp_path / "a.md").write_text(GUIDE, encoding="utf-8")
+    beacon.ingest([str(tmp_path / "a.md")])
+    answer = beacon.ask("How long is the reflection period in a shelter?")
+    assert "90 days" in answer.answer
+    assert not list((tmp_path / "data").rglob("vectors.npz"))
+
+
+def test_crosslingual_search_can_be_switched_off(tmp_path):
+    beacon = build_assistant(Settings(data_dir=tmp_path / "data", crosslingual=False))
+    assert beacon.retriever.crosslingual is None and beacon.answerer.crosslingual is None
