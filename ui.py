@@ -808,7 +808,7 @@ def launch(beacon, host: str = "127.0.0.1", port: int = 7860, block: bool = True
     def authenticate(username: str, password: str) -> bool:
         return users.verify(username, password) is not None
 
-    app.queue(default_concurrency_limit=4)
+    app.queue(default_concurrency_limit=beacon.settings.ui_concurrency)
     app.launch(
         server_name=host,
         server_port=port,

@@ -74,6 +74,7 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address `beacon serve` binds to.")
     port: int = Field(7860, description="Port `beacon serve` listens on.")
+    ui_concurrency: int = Field(4, ge=1, le=64, description="Chat requests `beacon serve` works on at once; more wait in Gradio's queue.")
 
     @model_validator(mode="after")
     def _check(self) -> "Settings":
