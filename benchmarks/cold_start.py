@@ -6,9 +6,9 @@ Each run starts a fresh `beacon serve --host 127.0.0.1 --port <free port>` over 
 (BEACON_DATA_DIR) and times (a) until GET / returns 200, which `beacon serve` only does after
 loading the model and the indexes, and (b) until the first question (`common.QUESTIONS[0]`) is
 answered through `gradio_client` on the "Ask" endpoint (`/ask`), connection included, the way
-a browser's first question would be. Before stopping the server it reads the serving process's
-peak RSS (VmHWM in /proc/<pid>/status, Linux only). The target is at most 10 s to the first
-answer.
+a browser's first question would be (the client's connect time also has its own row). Before
+stopping the server it reads the serving process's peak RSS (VmHWM in /proc/<pid>/status,
+Linux only). The target is at most 10 s to the first answer.
 
 Without `--data-dir` a temporary folder is used; an empty folder gets knowledge/ ingested
 first, which is not timed. Server start, polling and stop come from `load.py`; it polls every
@@ -69,10 +69,12 @@ def one_run(data_dir: Path, question: str, timeout: float, log) -> dict:
     started = time.perf_counter()
     server, url = start_server(data_dir, log)  # returns once GET / is 200
     http_s = time.perf_counter() - started
-    answer_s = None
+    answer_s = connect_s = None
     try:
         try:
+            connecting = time.perf_counter()
             client = Client(url, verbose=False, analytics_enabled=False)
+            connect_s = time.perf_counter() - connecting
             try:
                 result = client.submit(question, api_name="/ask").result(timeout=timeout)
             finally:
@@ -85,7 +87,7 @@ def one_run(data_dir: Path, question: str, timeout: float, log) -> dict:
         rss = peak_rss_mb(server.pid)
     finally:
         stop_server(server)
-    return {"http_s": http_s, "answer_s": answer_s, "peak_rss_mb": rss, "problem": problem}
+    return {"http_s": http_s, "connect_s": connect_s, "answer_s": answer_s, "peak_rss_mb": rss, "problem": problem}
 
 
 def fmt(value: float | None, digits: int = 2) -> str:
@@ -134,6 +136,13 @@ def main(argv: list[str] | None = None) -> int:
         fmt(max(answer)) if answer else "n/a",
         " ".join(fmt(r["answer_s"]) for r in runs),
         style="green" if answer and not failed and max(answer) <= TARGET_S else "red",
+    )
+    connect = [r["connect_s"] for r in runs if r["connect_s"] is not None]
+    table.add_row(
+        "  of which gradio_client connect (s)",
+        fmt(statistics.median(connect)) if connect else "n/a",
+        fmt(max(connect)) if connect else "n/a",
+        " ".join(fmt(r["connect_s"]) for r in runs),
     )
     table.add_row(
         "serving peak RSS, VmHWM (MB)",
