@@ -51,6 +51,7 @@ bench: install
 	$(BIN)/python benchmarks/query_scale.py
 	$(BIN)/python benchmarks/cold_start.py
 	$(BIN)/python benchmarks/server_mode.py
+	$(BIN)/python benchmarks/load.py --start-server --data-dir $(CURDIR)/.beacon/bench-load --sessions 20 --duration 60
 
 clean:
 	rm -rf .beacon evals/out .pytest_cache

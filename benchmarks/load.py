@@ -9,7 +9,7 @@ after a few turns the session starts a new one (a fresh Gradio session, as "New 
 has no public endpoint). Questions cycle through the shared mix in `common.py`, refusals
 included. A request counts when its final answer arrives; it is an error when it raises, times
 out, or the chat shows an error bubble instead of an answer or a refusal. Latency includes
-waiting in Gradio's queue (`ask` runs at most 4 at a time).
+waiting in Gradio's queue (`ask` runs at most `BEACON_UI_CONCURRENCY`, default 4, at a time).
 
 With `--start-server` the script serves `--data-dir` itself on a free 127.0.0.1 port (ingesting
 knowledge/ first when the folder is empty) and stops the server at the end; the server takes its
