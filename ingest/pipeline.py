@@ -8,6 +8,7 @@ not change are reused); a failure in one source is reported and never stops the 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from assistant.embedder import Embedder
 from assistant.errors import BeaconError, IngestError, NotFound, StoreError
-from assistant.models import IngestReport
+from assistant.models import Chunk, IngestReport
 from assistant.settings import Settings
 from assistant.store import ChunkStore
 from assistant.text import index_text
@@ -25,6 +26,22 @@ from ingest.metadata import document_metadata
 from ingest.sources import SourceRef, expand_sources, fetch_url, read_file
 
 ProgressCallback = Callable[[int, int, IngestReport], None]
+
+
+GROUP_CHUNKS = 256  # new chunk texts embedded per encode call across documents
+
+
+@dataclass
+class Prepared:
+    """A parsed, chunked document waiting for its embeddings and its write."""
+
+    ref: SourceRef
+    chunks: list[Chunk]
+    texts: list[str]
+    metadatas: list[dict]
+    vectors: np.ndarray
+    missing: list[int]  # rows of `vectors` still to embed
+    updated: bool
 
 
 def text_sha(text: str) -> str:
@@ -48,26 +65,63 @@ class Ingestor:
         for i, report in enumerate(reports, start=1):
             if on_progress:
                 on_progress(i, total, report)
+
+        def done(report: IngestReport) -> None:
+            reports.append(report)
+            if on_progress:
+                on_progress(len(reports), total, report)
+
         with self.store.write_lock():
+            # Documents are parsed one by one but embedded in groups: small per-document encode
+            # calls waste most of the model's batching. Each document is still written (and
+            # rolled back) on its own, so a failure or a crash never leaves half a document.
+            group: list[Prepared] = []
             for ref in refs:
-                report = self.ingest_one(ref)
-                reports.append(report)
-                if on_progress:
-                    on_progress(len(reports), total, report)
+                prepared = self._guarded(ref, lambda: self._prepare(ref))
+                if isinstance(prepared, IngestReport):
+                    self._flush(group, done)
+                    done(prepared)
+                    continue
+                group.append(prepared)
+                if sum(len(p.missing) for p in group) >= GROUP_CHUNKS:
+                    self._flush(group, done)
+            self._flush(group, done)
         return reports
 
-    def ingest_one(self, ref: SourceRef) -> IngestReport:
-        doc_id = ref.doc_id
+    @staticmethod
+    def _guarded(ref: SourceRef, step):
         try:
-            return self._ingest(ref, doc_id)
+            return step()
         except StoreError:
             raise  # the store itself is wrong (other model, locked): no document can succeed
         except BeaconError as exc:
-            return IngestReport(source=ref.source, doc_id=doc_id, status="failed", error=str(exc))
+            return IngestReport(source=ref.source, doc_id=ref.doc_id, status="failed", error=str(exc))
         except Exception as exc:  # a parser bug on one odd file must not stop the batch
-            return IngestReport(source=ref.source, doc_id=doc_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+            return IngestReport(source=ref.source, doc_id=ref.doc_id, status="failed", error=f"{type(exc).__name__}: {exc}")
 
-    def _ingest(self, ref: SourceRef, doc_id: str) -> IngestReport:
+    def _flush(self, group: list["Prepared"], done: Callable[[IngestReport], None]) -> None:
+        """Embed the group's new chunk texts in one call, then write each document."""
+        if not group:
+            return
+        texts = [p.texts[i] for p in group for i in p.missing]
+        try:
+            fresh = self.embedder.embed(texts) if texts else None
+        except BeaconError as exc:
+            for p in group:
+                done(IngestReport(source=p.ref.source, doc_id=p.ref.doc_id, status="failed", error=str(exc)))
+            group.clear()
+            return
+        row = 0
+        for p in group:
+            for i in p.missing:
+                p.vectors[i] = fresh[row]
+                row += 1
+        for p in group:
+            done(self._guarded(p.ref, lambda p=p: self._write(p)))
+        group.clear()
+
+    def _prepare(self, ref: SourceRef) -> "Prepared | IngestReport":
+        doc_id = ref.doc_id
         if ref.is_url:
             data, fmt = fetch_url(ref.url, self._max_bytes, self.settings.fetch_timeout_s, self.settings.allow_private_urls)
         else:
@@ -103,7 +157,7 @@ class Ingestor:
         }
         texts = [index_text(doc_meta["title"], c.heading, c.text) for c in chunks]
         shas = [text_sha(t) for t in texts]
-        embeddings = self._embeddings(texts, shas, existing)
+        vectors, missing = self._reused_embeddings(shas, existing)
         metadatas = [
             {
                 **doc_meta,
@@ -115,30 +169,31 @@ class Ingestor:
             }
             for c, s in zip(chunks, shas)
         ]
-        self.store.write_document([c.id for c in chunks], [c.text for c in chunks], metadatas, embeddings)
+        return Prepared(ref, chunks, texts, metadatas, vectors, missing, updated=bool(existing))
+
+    def _write(self, p: "Prepared") -> IngestReport:
+        self.store.write_document([c.id for c in p.chunks], [c.text for c in p.chunks], p.metadatas, p.vectors)
         return IngestReport(
-            source=ref.source,
-            doc_id=doc_id,
-            title=doc_meta["title"],
-            status="updated" if existing else "added",
-            chunks=len(chunks),
+            source=p.ref.source,
+            doc_id=p.ref.doc_id,
+            title=p.metadatas[0]["title"],
+            status="updated" if p.updated else "added",
+            chunks=len(p.chunks),
         )
 
-    def _embeddings(self, texts: list[str], shas: list[str], existing: dict[str, dict]) -> np.ndarray:
-        """Embed only texts the store does not already hold a vector for."""
+    def _reused_embeddings(self, shas: list[str], existing: dict[str, dict]) -> tuple[np.ndarray, list[int]]:
+        """Vectors the store already holds for these chunk texts, and the rows still to embed."""
         known = {m.get("text_sha"): cid for cid, m in existing.items() if m.get("text_sha")}
         reuse = self.store.chunk_embeddings([known[s] for s in set(shas) if s in known])
         by_sha = {s: reuse[known[s]] for s in set(shas) if s in known and known[s] in reuse}
-        missing = [i for i, s in enumerate(shas) if s not in by_sha]
-        vectors = np.zeros((len(texts), self.embedder.dimension), dtype=np.float32)
-        if missing:
-            fresh = self.embedder.embed([texts[i] for i in missing])
-            for row, i in enumerate(missing):
-                vectors[i] = fresh[row]
+        vectors = np.zeros((len(shas), self.embedder.dimension), dtype=np.float32)
+        missing = []
         for i, s in enumerate(shas):
             if s in by_sha:
                 vectors[i] = by_sha[s]
-        return vectors
+            else:
+                missing.append(i)
+        return vectors, missing
 
     def remove(self, doc_id_or_source: str) -> tuple[str, int]:
         """Delete a document by id or by source (as given at ingest, or its resolved path)."""
