@@ -167,6 +167,10 @@ def main() -> None:
                 else:
                     raise SystemExit(f"unknown mode {mode!r}")
                 beacon.warm_up()
+                if beacon.retriever.crosslingual is not None:
+                    # Steady state: wait for the background multilingual index build, which
+                    # would otherwise share the 2 cores with the model being timed.
+                    beacon.retriever.crosslingual.ensure_current()
                 t0 = time.perf_counter()
                 if mode == "llamacpp":
                     beacon.answerer.model.load()
