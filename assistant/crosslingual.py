@@ -86,8 +86,8 @@ class CrossLingualIndex:
         np.savez(tmp, version=INDEX_VERSION, keys=np.array(keys, dtype=str), vectors=self._vectors)
         tmp.replace(self.folder / "vectors.npz")
 
-    def search(self, query_vector: np.ndarray, n: int, mask: np.ndarray | None = None) -> list[tuple[str, str, dict, float]]:
-        """Top chunks by multilingual similarity as (id, text, metadata, similarity)."""
+    def search(self, query_vector: np.ndarray, n: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """Top chunks by multilingual similarity as (id, similarity)."""
         self.ensure_current()
         if not len(self._vectors):
             return []
@@ -95,10 +95,9 @@ class CrossLingualIndex:
         if mask is not None:
             sims = np.where(mask > 0, sims, -np.inf)
         top = np.argsort(-sims)[:n]
-        lx = self.lexical
-        return [(lx._ids[i], lx._texts[i], lx._metas[i], float(sims[i])) for i in top if np.isfinite(sims[i])]
+        return [(self.lexical._ids[i], float(sims[i])) for i in top if np.isfinite(sims[i])]
 
     def similarities(self, query_vector: np.ndarray, ids: list[str]) -> dict[str, float]:
         self.ensure_current()
-        rows = {cid: i for i, cid in enumerate(self.lexical._ids)}
+        rows = self.lexical.rows
         return {cid: float(self._vectors[rows[cid]] @ query_vector) for cid in ids if cid in rows}

@@ -17,9 +17,11 @@ from assistant.embedder import Embedder
 from assistant.lexical import LexicalIndex
 from assistant.models import Hit
 from assistant.store import ChunkStore
-from assistant.text import guess_language, index_text, tokenize, words
+from assistant.text import guess_language, tokenize, words
 
 FILTER_KEYS = ("source", "doc_type", "year", "doc_id")
+OVERFETCH_MIN_SHARE = 0.1  # filters keeping at least this share of chunks post-filter an unfiltered query
+OVERFETCH_MAX = 1000
 
 
 @dataclass
@@ -39,10 +41,6 @@ def chroma_where(filters: dict[str, Any]) -> dict | None:
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
-def _matches(meta: dict, filters: dict[str, Any]) -> bool:
-    return all(meta.get(k) == v for k, v in filters.items() if v not in (None, ""))
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
@@ -75,36 +73,55 @@ class HybridRetriever:
         self.max_per_document = max_per_document
         self.crosslingual = crosslingual
 
+    def _dense(self, vector: np.ndarray, filters: dict[str, Any], mask: np.ndarray | None) -> list:
+        """Dense candidates. A filter that keeps a fair share of the library is applied to an
+        over-fetched unfiltered HNSW query (Chroma's own filtered query first collects every
+        allowed id, which costs hundreds of ms at 100k chunks); a narrow filter, or too few
+        survivors, goes through Chroma's `where`."""
+        if mask is None:
+            return self.store.dense_query(vector, self.candidates)
+        allowed = float(mask.mean()) if len(mask) else 0.0
+        if allowed >= OVERFETCH_MIN_SHARE:
+            n = min(int(self.candidates / allowed * 2) + 1, OVERFETCH_MAX)
+            rows = self.lexical.rows
+            kept = [(cid, sim) for cid, sim in self.store.dense_query(vector, n) if cid in rows and mask[rows[cid]] > 0]
+            if len(kept) >= self.candidates:
+                return kept[: self.candidates]
+        return self.store.dense_query(vector, self.candidates, chroma_where(filters))
+
     def retrieve(self, question: str, k: int, filters: dict[str, Any] | None = None) -> Retrieval:
         filters = {key: v for key, v in (filters or {}).items() if key in FILTER_KEYS and v not in (None, "")}
-        mask = self.lexical.mask(lambda m: _matches(m, filters)) if filters else None
+        self.lexical.ensure_current()  # once per question: texts, metadata and masks come from it
+        mask = self.lexical.mask(filters) if filters else None
         crosslingual = self.crosslingual is not None and guess_language(question) != "en"
         if crosslingual:
             vector = self.crosslingual.embed_query(question)
             dense = self.crosslingual.search(vector, self.candidates, mask)
         else:
             vector = self.embedder.embed_one(question)
-            dense = self.store.dense_query(vector, self.candidates, chroma_where(filters))
-        lexical = self.lexical.search(question, self.candidates, mask)
+            dense = self._dense(vector, filters, mask)
+        lexical = self.lexical.search(question, self.candidates, mask, refresh=False)
 
         fused: dict[str, float] = {}
         rows: dict[str, tuple[str, dict]] = {}
         similarity: dict[str, float] = {}
-        for rank, (cid, text, meta, sim) in enumerate(dense):
+        for rank, (cid, sim) in enumerate(dense):
             fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
-            rows[cid] = (text, meta)
             similarity[cid] = sim
+            content = self.lexical.content(cid)
+            if content is not None:
+                rows[cid] = content
         for rank, (cid, text, meta, _score) in enumerate(lexical):
             fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
             rows.setdefault(cid, (text, meta))
+        # A chunk written by another process after the index was loaded: read it from the store.
+        rows.update(self.store.chunk_contents([cid for cid in fused if cid not in rows]))
+        fused = {cid: score for cid, score in fused.items() if cid in rows}
         # Third vote: how much of the question's key terms (IDF-weighted) each candidate covers.
         # BM25 rewards repeating one term; coverage rewards stating all of them.
         weights = {t: self.lexical.idf(t) for t in dict.fromkeys(tokenize(question))}
         if weights:
-            coverage = {
-                cid: sum(w for t, w in weights.items() if t in set(tokenize(index_text(meta.get("title", ""), meta.get("heading", ""), text))))
-                for cid, (text, meta) in rows.items()
-            }
+            coverage = self.lexical.coverage(weights, list(fused))
             for rank, cid in enumerate(sorted(coverage, key=lambda c: (-coverage[c], -fused[c]))):
                 fused[cid] += 1.0 / (self.rrf_k + rank + 1)
         missing = [cid for cid in fused if cid not in similarity]

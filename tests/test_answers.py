@@ -166,6 +166,65 @@ def test_source_filter_restricts_what_is_retrieved(shared_library):
     assert answer.retrieved and {r.source for r in answer.retrieved} == {str(PALERMO)}
 
 
+def test_broad_filter_post_filters_one_unfiltered_query_with_chromas_result(shared_library, monkeypatch):
+    """A filter keeping a fair share of the library over-fetches one unfiltered HNSW query and
+    drops the other rows; its candidates must be those of Chroma's own filtered query."""
+    from assistant.retriever import OVERFETCH_MIN_SHARE, chroma_where
+
+    retriever, filters = shared_library.retriever, {"doc_type": "treaty"}
+    mask = retriever.lexical.mask(filters)
+    assert OVERFETCH_MIN_SHARE <= mask.mean() < 1.0
+    vector = retriever.embedder.embed_one("What must States do to prevent trafficking in persons?")
+    expected = [row[0] for row in retriever.store.dense_query(vector, retriever.candidates, chroma_where(filters))]
+    assert len(expected) == retriever.candidates
+
+    wheres = []
+    real = retriever.store.dense_query
+    monkeypatch.setattr(retriever.store, "dense_query", lambda v, n, where=None: wheres.append(where) or real(v, n, where))
+    assert [row[0] for row in retriever._dense(vector, filters, mask)] == expected
+    assert wheres == [None], "expected one unfiltered query, no fallback to Chroma's filter"
+
+
+def test_filter_mask_compares_values_exactly(shared_library):
+    lexical = shared_library.retriever.lexical
+    years = {d.year for d in shared_library.list_documents() if d.year}
+    year = min(years)
+    by_int = lexical.mask({"year": year})
+    assert by_int.sum() > 0
+    assert lexical.mask({"year": str(year)}).sum() == 0, "a year given as text must not match the stored number"
+    assert lexical.mask({"year": year, "doc_type": "no-such-type"}).sum() == 0
+
+
+def test_coverage_from_postings_equals_coverage_from_tokenized_text(shared_library):
+    from assistant.text import index_text, tokenize
+
+    lexical = shared_library.retriever.lexical
+    question = "What must States do to prevent trafficking in persons and protect children?"
+    weights = {t: lexical.idf(t) for t in dict.fromkeys(tokenize(question))}
+    weights["zzzunknowntoken"] = 5.0
+    ids = [cid for cid, *_ in lexical.search(question, 40)] + ["no-such-chunk"]
+    got = lexical.coverage(weights, ids)
+    for cid in ids[:-1]:
+        text, meta = lexical.content(cid)
+        tokens = set(tokenize(index_text(meta.get("title", ""), meta.get("heading", ""), text)))
+        assert got[cid] == pytest.approx(sum(w for t, w in weights.items() if t in tokens)), cid
+    assert got["no-such-chunk"] == 0.0
+    assert len({round(v, 6) for v in got.values()}) > 2, "coverage should tell the candidates apart"
+
+
+def test_question_embedding_equals_the_batch_encoding(shared_library):
+    import numpy as np
+
+    embedder = shared_library.embedder
+    texts = [PALERMO_QUESTION, "Что такое торговля людьми?", "x" * 3000]  # incl. one over the model's length limit
+    batch = embedder.embed(texts)
+    for text, expected in zip(texts, batch):
+        got = embedder.embed_one(text)
+        assert got.dtype == np.float32 and got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+        assert abs(float(np.linalg.norm(got)) - 1.0) < 1e-5
+
+
 def test_k_limits_what_is_retrieved(shared_library):
     answer = shared_library.ask(PALERMO_QUESTION, k=2)
     assert 1 <= len(answer.retrieved) <= 2
