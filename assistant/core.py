@@ -6,12 +6,14 @@ holds no logic of its own beyond timing and input validation.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
+import os
 import threading
 import time
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generator
+from typing import TYPE_CHECKING, Any, Callable, Generator
 
 from assistant.answerer import ExtractiveAnswerer
 from assistant.embedder import Embedder
@@ -168,7 +170,15 @@ class Assistant:
         if self.retriever.crosslingual is not None:
             # Built once per library change (~10 chunks/s); in the background so English
             # questions are served at once and the first non-English one waits less.
-            threading.Thread(target=self.retriever.crosslingual.ensure_current, name="beacon-e5-index", daemon=True).start()
+            threading.Thread(target=_at_low_priority, args=(self.retriever.crosslingual.ensure_current,), name="beacon-e5-index", daemon=True).start()
+
+
+def _at_low_priority(job: Callable[[], None]) -> None:
+    """Run a background job at the lowest CPU priority (Linux: per thread, inherited by the
+    threads it starts), so that it takes the cores only when questions leave them idle."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    job()
 
 
 def run_steps(stream: Generator) -> tuple[list, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,8 @@ from assistant.text import index_text
 
 INDEX_VERSION = 1
 BATCH = 64
+CHECKPOINT = 1024  # texts embedded between checks of the clock
+CHECKPOINT_SECONDS = 300  # a long first build saves what it has at least this often
 
 
 class CrossLingualIndex:
@@ -63,13 +66,18 @@ class CrossLingualIndex:
             if not self._cache:
                 self._load()
             missing = [i for i, key in enumerate(keys) if key not in self._cache]
-            if missing:
-                for i, vector in zip(missing, self.embed_passages([texts[i] for i in missing])):
+            saved = time.monotonic()
+            for start in range(0, len(missing), CHECKPOINT):
+                part = missing[start : start + CHECKPOINT]
+                for i, vector in zip(part, self.embed_passages([texts[i] for i in part])):
                     self._cache[keys[i]] = vector
+                if time.monotonic() - saved > CHECKPOINT_SECONDS:  # a large library takes hours:
+                    self._save_cache()  # a restart must not lose what is done
+                    saved = time.monotonic()
             self._cache = {key: self._cache[key] for key in keys}  # forget removed chunks
             self._vectors = np.vstack([self._cache[key] for key in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
             if missing or not (self.folder / "vectors.npz").exists():
-                self._save(keys)
+                self._save_cache()
             self._revision = revision
 
     def _load(self) -> None:
@@ -80,10 +88,12 @@ class CrossLingualIndex:
         except (OSError, KeyError, ValueError):
             self._cache = {}
 
-    def _save(self, keys: list[str]) -> None:
+    def _save_cache(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
+        keys = list(self._cache)
+        vectors = np.vstack([self._cache[k] for k in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
         tmp = self.folder / "vectors.tmp.npz"
-        np.savez(tmp, version=INDEX_VERSION, keys=np.array(keys, dtype=str), vectors=self._vectors)
+        np.savez(tmp, version=INDEX_VERSION, keys=np.array(keys, dtype=str), vectors=vectors)
         tmp.replace(self.folder / "vectors.npz")
 
     def search(self, query_vector: np.ndarray, n: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:

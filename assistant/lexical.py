@@ -18,7 +18,17 @@ import numpy as np
 from assistant.store import ChunkStore
 from assistant.text import index_text, tokenize
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
+# Metadata the retriever needs per chunk (hits, citations, filters, index text); the rest
+# (hashes, timestamps, chunker bookkeeping) stays in Chroma and is not held in memory.
+KEPT_FIELDS = ("doc_id", "source", "title", "locator", "heading", "url", "doc_type", "year", "symbol")
+
+
+def slim(metas: list[dict]) -> list[dict]:
+    """Kept fields only, each distinct value stored once (a document's title, source and URL
+    repeat in every one of its chunks): a third of the index's memory at 100k chunks."""
+    pool: dict = {}
+    return [{k: pool.setdefault(v, v) for k in KEPT_FIELDS if (v := m.get(k)) is not None} for m in metas]
 
 
 class LexicalIndex:
@@ -81,14 +91,14 @@ class LexicalIndex:
         tmp.mkdir(parents=True)
         if bm25 is not None:
             bm25.save(str(tmp / "bm25"))
-        info = {"version": INDEX_VERSION, "collection": self.store.settings.collection, "revision": revision, "ids": ids, "metas": metas, "texts": texts, "df": dict(df)}
+        info = {"version": INDEX_VERSION, "collection": self.store.settings.collection, "revision": revision, "ids": ids, "metas": slim(metas), "texts": texts, "df": dict(df)}
         (tmp / "index.json").write_text(json.dumps(info))
         shutil.rmtree(self.folder, ignore_errors=True)
         tmp.rename(self.folder)
         self._install(revision, bm25, ids, metas, texts, dict(df))
 
     def _install(self, revision: int, bm25, ids: list[str], metas: list[dict], texts: list[str], df: dict[str, int]) -> None:
-        self._bm25, self._ids, self._metas, self._texts, self._df = bm25, ids, metas, texts, df
+        self._bm25, self._ids, self._metas, self._texts, self._df = bm25, ids, slim(metas), texts, df
         self._rows = {chunk_id: row for row, chunk_id in enumerate(ids)}
         self._masks = {}
         self._revision = revision

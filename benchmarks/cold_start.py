@@ -37,7 +37,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import QUESTIONS  # noqa: E402
+from common import QUESTIONS, peak_rss_mb  # noqa: E402
 from load import ROOT, answer_problem, start_server, stop_server  # noqa: E402
 
 TARGET_S = 10.0
@@ -52,17 +52,6 @@ def ensure_library(data_dir: Path) -> None:
     env = {**os.environ, "BEACON_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     print(f"Ingesting knowledge/ into {data_dir} (not timed) …", file=sys.stderr)
     subprocess.run([beacon, "ingest", str(ROOT / "knowledge")], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, check=True, timeout=900)
-
-
-def peak_rss_mb(pid: int) -> float | None:
-    """VmHWM (peak resident set) of a live process, in MB; None where /proc cannot tell."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024  # kB
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
 
 
 def one_run(data_dir: Path, question: str, timeout: float, log) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 QUESTIONS = [
     "What did the 24th Alliance conference focus on?",
     "What are the 3 Ps of the OSCE Action Plan?",
@@ -20,3 +22,16 @@ def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..1); NaN for an empty list."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+def peak_rss_mb(pid: int | str = "self") -> float | None:
+    """VmHWM (peak resident set of the process's current program) in MB; None where /proc
+    cannot tell. Unlike `getrusage(...).ru_maxrss`, it does not carry over the peak of the
+    parent a subprocess was forked from."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return None

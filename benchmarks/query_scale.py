@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import QUESTIONS, percentile  # noqa: E402
+from common import QUESTIONS, peak_rss_mb, percentile  # noqa: E402
 
 
 def real_sentences() -> list[str]:
@@ -103,7 +102,7 @@ def measure(data_dir: Path, n_questions: int) -> dict:
     result.update({f"{k}_p95": percentile(v, 0.95) for k, v in timings.items()})
     result["filtered_retrieve_p50"] = statistics.median(filtered)
     result["cold_start_s"] = cold_s
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = peak_rss_mb()  # not ru_maxrss: it would report the building parent's peak
     return result
 
 

@@ -95,3 +95,51 @@ def test_english_questions_never_load_the_multilingual_index(tmp_path):
 def test_crosslingual_search_can_be_switched_off(tmp_path):
     beacon = build_assistant(Settings(data_dir=tmp_path / "data", crosslingual=False))
     assert beacon.retriever.crosslingual is None and beacon.answerer.crosslingual is None
+
+
+def test_an_interrupted_first_build_keeps_what_it_had_embedded(tmp_path, monkeypatch):
+    """A large library takes hours to embed with e5; a restart must resume, not start over."""
+    import numpy as np
+
+    from assistant import crosslingual
+
+    (tmp_path / "a.md").write_text(GUIDE, encoding="utf-8")
+    beacon = build_assistant(Settings(data_dir=tmp_path / "data"))
+    beacon.ingest([str(tmp_path / "a.md")])
+    assert beacon.lexical.size >= 3
+    monkeypatch.setattr(crosslingual, "CHECKPOINT", 1)
+    monkeypatch.setattr(crosslingual, "CHECKPOINT_SECONDS", 0)
+    index = beacon.retriever.crosslingual
+    original, calls = index.embed_passages, []
+
+    def stop_after_two(texts):
+        if len(calls) == 2:
+            raise KeyboardInterrupt("server stopped")
+        calls.append(texts)
+        return original(texts)
+
+    index.embed_passages = stop_after_two
+    with pytest.raises(KeyboardInterrupt):
+        index.ensure_current()
+    saved = np.load(next((tmp_path / "data").rglob("vectors.npz")))
+    assert len(saved["keys"]) == 2 and saved["vectors"].shape == (2, 384)
+
+    resumed = build_assistant(Settings(data_dir=tmp_path / "data")).retriever.crosslingual
+    embedded = []
+    resumed.embed_passages = lambda texts: (embedded.extend(texts), original(texts))[1]
+    resumed.ensure_current()
+    assert len(embedded) == beacon.lexical.size - 2, "only the chunks not saved before the stop are embedded"
+
+
+def test_the_background_index_build_runs_at_the_lowest_priority():
+    import os
+    import threading
+
+    from assistant.core import _at_low_priority
+
+    seen = []
+    worker = threading.Thread(target=_at_low_priority, args=(lambda: seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())),))
+    worker.start()
+    worker.join()
+    assert seen == [19]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < 19, "the serving threads keep their priority"
