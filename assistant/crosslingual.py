@@ -34,6 +34,8 @@ class CrossLingualIndex:
         self._lock = threading.Lock()
         self._revision: int | None = None
         self._vectors = np.zeros((0, 384), dtype=np.float32)
+        self._ids: list[str] = []  # the chunk of each row of `_vectors`
+        self._rows: dict[str, int] = {}
         self._cache: dict[str, np.ndarray] = {}
 
     @staticmethod
@@ -54,14 +56,13 @@ class CrossLingualIndex:
         return np.vstack([np.asarray(model.passage(texts[i : i + BATCH]), dtype=np.float32) for i in range(0, len(texts), BATCH)])
 
     def ensure_current(self) -> None:
-        self.lexical.ensure_current()
-        revision = self.lexical._revision
-        if revision == self._revision:
+        index = self.lexical.snapshot()
+        if index.revision == self._revision:
             return
         with self._lock:
-            if revision == self._revision:
+            if index.revision == self._revision:
                 return
-            texts = [index_text(m.get("title", ""), m.get("heading", ""), t) for t, m in zip(self.lexical._texts, self.lexical._metas)]
+            texts = [index_text(m.get("title", ""), m.get("heading", ""), t) for t, m in zip(index.texts, index.metas)]
             keys = [hashlib.sha256(t.encode("utf-8")).hexdigest()[:24] for t in texts]
             if not self._cache:
                 self._load()
@@ -78,7 +79,7 @@ class CrossLingualIndex:
             self._vectors = np.vstack([self._cache[key] for key in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
             if missing or not (self.folder / "vectors.npz").exists():
                 self._save_cache()
-            self._revision = revision
+            self._ids, self._rows, self._revision = index.ids, index.rows, index.revision
 
     def _load(self) -> None:
         try:
@@ -102,12 +103,11 @@ class CrossLingualIndex:
         if not len(self._vectors):
             return []
         sims = self._vectors @ query_vector
-        if mask is not None:
+        if mask is not None and len(mask) == len(sims):  # else the caller filters the result
             sims = np.where(mask > 0, sims, -np.inf)
         top = np.argsort(-sims)[:n]
-        return [(self.lexical._ids[i], float(sims[i])) for i in top if np.isfinite(sims[i])]
+        return [(self._ids[i], float(sims[i])) for i in top if np.isfinite(sims[i])]
 
     def similarities(self, query_vector: np.ndarray, ids: list[str]) -> dict[str, float]:
         self.ensure_current()
-        rows = self.lexical.rows
-        return {cid: float(self._vectors[rows[cid]] @ query_vector) for cid in ids if cid in rows}
+        return {cid: float(self._vectors[self._rows[cid]] @ query_vector) for cid in ids if cid in self._rows}

@@ -36,22 +36,15 @@ class LexicalIndex:
         self.store = store
         self.folder = folder
         self._lock = threading.Lock()
-        self._revision: int | None = None
-        self._bm25 = None
-        self._ids: list[str] = []
-        self._metas: list[dict] = []
-        self._texts: list[str] = []
-        self._df: dict[str, int] = {}
-        self._rows: dict[str, int] = {}
-        self._masks: dict[tuple, np.ndarray] = {}  # filter -> row mask, for the current revision
+        self._snapshot = Snapshot(None, None, [], [], [], {})
 
     # -- lifecycle ---------------------------------------------------------------------------
     def ensure_current(self) -> None:
         revision = self.store.revision
-        if revision == self._revision:
+        if revision == self._snapshot.revision:
             return
         with self._lock:
-            if revision == self._revision:
+            if revision == self._snapshot.revision:
                 return
             if not self._load(revision):
                 self._build(revision)
@@ -98,35 +91,72 @@ class LexicalIndex:
         self._install(revision, bm25, ids, metas, texts, dict(df))
 
     def _install(self, revision: int, bm25, ids: list[str], metas: list[dict], texts: list[str], df: dict[str, int]) -> None:
-        self._bm25, self._ids, self._metas, self._texts, self._df = bm25, ids, slim(metas), texts, df
-        self._rows = {chunk_id: row for row, chunk_id in enumerate(ids)}
-        self._masks = {}
-        self._revision = revision
+        self._snapshot = Snapshot(revision, bm25, ids, slim(metas), texts, df)  # one assignment: readers see old or new
 
-    # -- queries -----------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """The index at the store's current revision. A retrieval uses one snapshot throughout,
+        so an ingest finishing meanwhile (another thread swaps in a new one) cannot mix rows
+        of two revisions."""
+        self.ensure_current()
+        return self._snapshot
+
+    def _loaded(self) -> Snapshot:
+        if self._snapshot.revision is None:
+            self.ensure_current()
+        return self._snapshot
+
+    # -- the current snapshot's queries (see `Snapshot`) -----------------------------------------
+    @property
+    def revision(self) -> int | None:
+        return self._snapshot.revision
+
     @property
     def size(self) -> int:
-        return len(self._ids)
+        return self._snapshot.size
+
+    def idf(self, token: str) -> float:
+        return self._snapshot.idf(token)
+
+    def knows(self, token: str) -> bool:
+        return self._snapshot.knows(token)
+
+    def search(self, query: str, n: int, mask: np.ndarray | None = None) -> list[tuple[str, str, dict, float]]:
+        return self.snapshot().search(query, n, mask)
+
+    def content(self, chunk_id: str) -> tuple[str, dict] | None:
+        return self._loaded().content(chunk_id)
+
+    def coverage(self, weights: dict[str, float], chunk_ids: list[str]) -> dict[str, float]:
+        return self._loaded().coverage(weights, chunk_ids)
+
+    def mask(self, filters: dict[str, object]) -> np.ndarray:
+        return self._loaded().mask(filters)
+
+
+class Snapshot:
+    """The BM25 index of one store revision: chunk ids, texts, metadata and postings. Never
+    changed once built (only its cache of filter masks grows)."""
+
+    def __init__(self, revision: int | None, bm25, ids: list[str], metas: list[dict], texts: list[str], df: dict[str, int]):
+        self.revision, self._bm25, self.ids, self.metas, self.texts, self._df = revision, bm25, ids, metas, texts, df
+        self.rows = {chunk_id: row for row, chunk_id in enumerate(ids)}  # chunk id -> row (of `mask` too)
+        self._masks: dict[tuple, np.ndarray] = {}
+        self._masks_lock = threading.Lock()
 
     @property
-    def rows(self) -> dict[str, int]:
-        """Chunk id -> row of the index (and of `mask` arrays)."""
-        return self._rows
+    def size(self) -> int:
+        return len(self.ids)
 
     def idf(self, token: str) -> float:
         """Inverse document frequency; a term the library never uses gets the maximum."""
-        n = max(len(self._ids), 1)
+        n = max(len(self.ids), 1)
         return math.log(1 + (n - self._df.get(token, 0) + 0.5) / (self._df.get(token, 0) + 0.5))
 
     def knows(self, token: str) -> bool:
         return token in self._df
 
-    def search(self, query: str, n: int, mask: np.ndarray | None = None, refresh: bool = True) -> list[tuple[str, str, dict, float]]:
-        """Top chunks by BM25 as (id, text, metadata, score); `mask` limits them to allowed rows.
-
-        `refresh=False` skips the store revision check (a caller that just made it)."""
-        if refresh or self._revision is None:
-            self.ensure_current()
+    def search(self, query: str, n: int, mask: np.ndarray | None = None) -> list[tuple[str, str, dict, float]]:
+        """Top chunks by BM25 as (id, text, metadata, score); `mask` limits them to allowed rows."""
         tokens = tokenize(query)
         if self._bm25 is None or not tokens or not any(t in self._df for t in tokens):
             return []
@@ -136,12 +166,12 @@ class LexicalIndex:
         k = min(n, len(scores))
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
         top = top[np.lexsort((top, -scores[top]))]
-        return [(self._ids[i], self._texts[i], self._metas[i], float(scores[i])) for i in top if scores[i] > 0]
+        return [(self.ids[i], self.texts[i], self.metas[i], float(scores[i])) for i in top if scores[i] > 0]
 
     def content(self, chunk_id: str) -> tuple[str, dict] | None:
         """(text, metadata) of a chunk of the loaded revision, None if it has no such chunk."""
-        row = self._rows.get(chunk_id)
-        return None if row is None else (self._texts[row], self._metas[row])
+        row = self.rows.get(chunk_id)
+        return None if row is None else (self.texts[row], self.metas[row])
 
     def coverage(self, weights: dict[str, float], chunk_ids: list[str]) -> dict[str, float]:
         """Sum of the weights of the query tokens each chunk contains (title and heading included).
@@ -149,9 +179,7 @@ class LexicalIndex:
         Read from the BM25 index's token -> chunks postings (sorted row numbers) instead of
         re-tokenizing the candidates' text on every question.
         """
-        if self._revision is None:
-            self.ensure_current()
-        rows = np.array([self._rows.get(cid, -1) for cid in chunk_ids], dtype=np.int64)
+        rows = np.array([self.rows.get(cid, -1) for cid in chunk_ids], dtype=np.int64)
         total = np.zeros(len(chunk_ids), dtype=np.float64)
         if self._bm25 is not None and len(rows):
             vocab, indptr, indices = self._bm25.vocab_dict, self._bm25.scores["indptr"], self._bm25.scores["indices"]
@@ -167,18 +195,17 @@ class LexicalIndex:
         return dict(zip(chunk_ids, total.tolist()))
 
     def mask(self, filters: dict[str, object]) -> np.ndarray:
-        """1.0 for the chunks whose metadata equals every filter value, else 0.0 (cached per revision)."""
-        if self._revision is None:
-            self.ensure_current()
+        """1.0 for the chunks whose metadata equals every filter value, else 0.0 (cached)."""
         key = tuple(sorted((k, repr(v)) for k, v in filters.items()))
         cached = self._masks.get(key)
         if cached is None:
-            keep = np.ones(len(self._metas), dtype=bool)
+            keep = np.ones(len(self.metas), dtype=bool)
             for field, value in filters.items():
-                column = np.array([m.get(field) for m in self._metas], dtype=object)
+                column = np.array([m.get(field) for m in self.metas], dtype=object)
                 keep &= column == value
             cached = keep.astype(np.float32)
-            if len(self._masks) >= 64:
-                self._masks.pop(next(iter(self._masks)))
-            self._masks[key] = cached
+            with self._masks_lock:
+                if len(self._masks) >= 64:
+                    self._masks.pop(next(iter(self._masks)))
+                self._masks[key] = cached
         return cached

@@ -14,7 +14,7 @@ import numpy as np
 
 from assistant.crosslingual import CrossLingualIndex
 from assistant.embedder import Embedder
-from assistant.lexical import LexicalIndex
+from assistant.lexical import LexicalIndex, Snapshot
 from assistant.models import Hit
 from assistant.store import ChunkStore
 from assistant.text import guess_language, tokenize, words
@@ -73,7 +73,7 @@ class HybridRetriever:
         self.max_per_document = max_per_document
         self.crosslingual = crosslingual
 
-    def _dense(self, vector: np.ndarray, filters: dict[str, Any], mask: np.ndarray | None) -> list:
+    def _dense(self, vector: np.ndarray, filters: dict[str, Any], mask: np.ndarray | None, index: Snapshot) -> list:
         """Dense candidates. A filter that keeps a fair share of the library is applied to an
         over-fetched unfiltered HNSW query (Chroma's own filtered query first collects every
         allowed id, which costs hundreds of ms at 100k chunks); a narrow filter, or too few
@@ -83,7 +83,7 @@ class HybridRetriever:
         allowed = float(mask.mean()) if len(mask) else 0.0
         if allowed >= OVERFETCH_MIN_SHARE:
             n = min(int(self.candidates / allowed * 2) + 1, OVERFETCH_MAX)
-            rows = self.lexical.rows
+            rows = index.rows
             kept = [(cid, sim) for cid, sim in self.store.dense_query(vector, n) if cid in rows and mask[rows[cid]] > 0]
             if len(kept) >= self.candidates:
                 return kept[: self.candidates]
@@ -91,16 +91,18 @@ class HybridRetriever:
 
     def retrieve(self, question: str, k: int, filters: dict[str, Any] | None = None) -> Retrieval:
         filters = {key: v for key, v in (filters or {}).items() if key in FILTER_KEYS and v not in (None, "")}
-        self.lexical.ensure_current()  # once per question: texts, metadata and masks come from it
-        mask = self.lexical.mask(filters) if filters else None
+        index = self.lexical.snapshot()  # one revision throughout: texts, metadata, masks, postings
+        mask = index.mask(filters) if filters else None
         crosslingual = self.crosslingual is not None and guess_language(question) != "en"
         if crosslingual:
             vector = self.crosslingual.embed_query(question)
             dense = self.crosslingual.search(vector, self.candidates, mask)
+            if mask is not None:  # its vectors may belong to another revision than `index`
+                dense = [(cid, sim) for cid, sim in dense if cid in index.rows and mask[index.rows[cid]] > 0]
         else:
             vector = self.embedder.embed_one(question)
-            dense = self._dense(vector, filters, mask)
-        lexical = self.lexical.search(question, self.candidates, mask, refresh=False)
+            dense = self._dense(vector, filters, mask, index)
+        lexical = index.search(question, self.candidates, mask)
 
         fused: dict[str, float] = {}
         rows: dict[str, tuple[str, dict]] = {}
@@ -108,7 +110,7 @@ class HybridRetriever:
         for rank, (cid, sim) in enumerate(dense):
             fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
             similarity[cid] = sim
-            content = self.lexical.content(cid)
+            content = index.content(cid)
             if content is not None:
                 rows[cid] = content
         for rank, (cid, text, meta, _score) in enumerate(lexical):
@@ -119,9 +121,9 @@ class HybridRetriever:
         fused = {cid: score for cid, score in fused.items() if cid in rows}
         # Third vote: how much of the question's key terms (IDF-weighted) each candidate covers.
         # BM25 rewards repeating one term; coverage rewards stating all of them.
-        weights = {t: self.lexical.idf(t) for t in dict.fromkeys(tokenize(question))}
+        weights = {t: index.idf(t) for t in dict.fromkeys(tokenize(question))}
         if weights:
-            coverage = self.lexical.coverage(weights, list(fused))
+            coverage = index.coverage(weights, list(fused))
             for rank, cid in enumerate(sorted(coverage, key=lambda c: (-coverage[c], -fused[c]))):
                 fused[cid] += 1.0 / (self.rrf_k + rank + 1)
         missing = [cid for cid in fused if cid not in similarity]

@@ -181,7 +181,7 @@ def test_broad_filter_post_filters_one_unfiltered_query_with_chromas_result(shar
     wheres = []
     real = retriever.store.dense_query
     monkeypatch.setattr(retriever.store, "dense_query", lambda v, n, where=None: wheres.append(where) or real(v, n, where))
-    assert [row[0] for row in retriever._dense(vector, filters, mask)] == expected
+    assert [row[0] for row in retriever._dense(vector, filters, mask, retriever.lexical.snapshot())] == expected
     assert wheres == [None], "expected one unfiltered query, no fallback to Chroma's filter"
 
 

@@ -103,6 +103,28 @@ def test_answers_follow_an_update(beacon, article_markdown):
     assert all("thirty days" not in c.text for c in answer.citations)
 
 
+def test_a_question_in_flight_while_an_ingest_lands_uses_one_revision(two_documents, tmp_path):
+    """The chat keeps answering while a trainer's upload finishes in the same server: the
+    retrieval under way must not mix the index rows of two revisions (a filter mask of the old
+    one applied to the new one failed or picked the wrong chunks)."""
+    beacon, article, _other = two_documents
+    extra = tmp_path / "docs" / "more.md"
+    extra.write_text("# Shelters\n\n" + "\n\n".join(f"Shelter rule {i}: residents keep their own documents at all times." for i in range(12)) + "\n", encoding="utf-8")
+    real_embed_one = beacon.embedder.embed_one
+
+    def embed_while_an_ingest_lands(text):
+        beacon.embedder.embed_one = real_embed_one
+        assert beacon.ingest([str(extra)])[0].status == "added"
+        return real_embed_one(text)
+
+    beacon.embedder.embed_one = embed_while_an_ingest_lands
+    answer = beacon.ask("How long is the recovery and reflection period?", filters={"source": str(article)})
+    assert answer.retrieved and {r.source for r in answer.retrieved} == {str(article)}
+    assert "more.md" in {Path(d.source).name for d in beacon.list_documents()}
+    after = beacon.ask("Who keeps the residents' documents in a shelter?")
+    assert any(Path(c.source).name == "more.md" for c in after.citations), "the next question sees the new revision"
+
+
 # --- removal ------------------------------------------------------------------------------
 @pytest.fixture()
 def two_documents(beacon, tmp_path, article_markdown):
