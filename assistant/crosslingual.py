@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import ConfigError
-from assistant.lexical import LexicalIndex
+from assistant.lexical import LexicalIndex, Snapshot
 from assistant.text import index_text
 
 INDEX_VERSION = 1
@@ -32,10 +32,8 @@ class CrossLingualIndex:
         self.lexical = lexical
         self.folder = Path(folder)
         self._lock = threading.Lock()
-        self._revision: int | None = None
         self._vectors = np.zeros((0, 384), dtype=np.float32)
-        self._ids: list[str] = []  # the chunk of each row of `_vectors`
-        self._rows: dict[str, int] = {}
+        self._index: Snapshot | None = None  # the BM25 snapshot whose rows `_vectors` follows
         self._cache: dict[str, np.ndarray] = {}
 
     @staticmethod
@@ -57,10 +55,10 @@ class CrossLingualIndex:
 
     def ensure_current(self) -> None:
         index = self.lexical.snapshot()
-        if index.revision == self._revision:
+        if self._index is not None and index.revision == self._index.revision:
             return
         with self._lock:
-            if index.revision == self._revision:
+            if self._index is not None and index.revision == self._index.revision:
                 return
             texts = [index_text(m.get("title", ""), m.get("heading", ""), t) for t, m in zip(index.texts, index.metas)]
             keys = [hashlib.sha256(t.encode("utf-8")).hexdigest()[:24] for t in texts]
@@ -79,7 +77,7 @@ class CrossLingualIndex:
             self._vectors = np.vstack([self._cache[key] for key in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
             if missing or not (self.folder / "vectors.npz").exists():
                 self._save_cache()
-            self._ids, self._rows, self._revision = index.ids, index.rows, index.revision
+            self._index = index
 
     def _load(self) -> None:
         try:
@@ -106,8 +104,9 @@ class CrossLingualIndex:
         if mask is not None and len(mask) == len(sims):  # else the caller filters the result
             sims = np.where(mask > 0, sims, -np.inf)
         top = np.argsort(-sims)[:n]
-        return [(self._ids[i], float(sims[i])) for i in top if np.isfinite(sims[i])]
+        return [(self._index.ids[i], float(sims[i])) for i in top if np.isfinite(sims[i])]
 
     def similarities(self, query_vector: np.ndarray, ids: list[str]) -> dict[str, float]:
         self.ensure_current()
-        return {cid: float(self._vectors[self._rows[cid]] @ query_vector) for cid in ids if cid in self._rows}
+        rows = self._index.rows
+        return {cid: float(self._vectors[rows[cid]] @ query_vector) for cid in ids if cid in rows}

@@ -100,16 +100,7 @@ class LexicalIndex:
         self.ensure_current()
         return self._snapshot
 
-    def _loaded(self) -> Snapshot:
-        if self._snapshot.revision is None:
-            self.ensure_current()
-        return self._snapshot
-
-    # -- the current snapshot's queries (see `Snapshot`) -----------------------------------------
-    @property
-    def revision(self) -> int | None:
-        return self._snapshot.revision
-
+    # -- shortcuts to the current snapshot (a retrieval takes one `snapshot()` and uses it) --------
     @property
     def size(self) -> int:
         return self._snapshot.size
@@ -122,15 +113,6 @@ class LexicalIndex:
 
     def search(self, query: str, n: int, mask: np.ndarray | None = None) -> list[tuple[str, str, dict, float]]:
         return self.snapshot().search(query, n, mask)
-
-    def content(self, chunk_id: str) -> tuple[str, dict] | None:
-        return self._loaded().content(chunk_id)
-
-    def coverage(self, weights: dict[str, float], chunk_ids: list[str]) -> dict[str, float]:
-        return self._loaded().coverage(weights, chunk_ids)
-
-    def mask(self, filters: dict[str, object]) -> np.ndarray:
-        return self._loaded().mask(filters)
 
 
 class Snapshot:

@@ -172,7 +172,8 @@ def test_broad_filter_post_filters_one_unfiltered_query_with_chromas_result(shar
     from assistant.retriever import OVERFETCH_MIN_SHARE, chroma_where
 
     retriever, filters = shared_library.retriever, {"doc_type": "treaty"}
-    mask = retriever.lexical.mask(filters)
+    index = retriever.lexical.snapshot()
+    mask = index.mask(filters)
     assert OVERFETCH_MIN_SHARE <= mask.mean() < 1.0
     vector = retriever.embedder.embed_one("What must States do to prevent trafficking in persons?")
     expected = [row[0] for row in retriever.store.dense_query(vector, retriever.candidates, chroma_where(filters))]
@@ -181,31 +182,31 @@ def test_broad_filter_post_filters_one_unfiltered_query_with_chromas_result(shar
     wheres = []
     real = retriever.store.dense_query
     monkeypatch.setattr(retriever.store, "dense_query", lambda v, n, where=None: wheres.append(where) or real(v, n, where))
-    assert [row[0] for row in retriever._dense(vector, filters, mask, retriever.lexical.snapshot())] == expected
+    assert [row[0] for row in retriever._dense(vector, filters, mask, index)] == expected
     assert wheres == [None], "expected one unfiltered query, no fallback to Chroma's filter"
 
 
 def test_filter_mask_compares_values_exactly(shared_library):
-    lexical = shared_library.retriever.lexical
+    index = shared_library.retriever.lexical.snapshot()
     years = {d.year for d in shared_library.list_documents() if d.year}
     year = min(years)
-    by_int = lexical.mask({"year": year})
+    by_int = index.mask({"year": year})
     assert by_int.sum() > 0
-    assert lexical.mask({"year": str(year)}).sum() == 0, "a year given as text must not match the stored number"
-    assert lexical.mask({"year": year, "doc_type": "no-such-type"}).sum() == 0
+    assert index.mask({"year": str(year)}).sum() == 0, "a year given as text must not match the stored number"
+    assert index.mask({"year": year, "doc_type": "no-such-type"}).sum() == 0
 
 
 def test_coverage_from_postings_equals_coverage_from_tokenized_text(shared_library):
     from assistant.text import index_text, tokenize
 
-    lexical = shared_library.retriever.lexical
+    index = shared_library.retriever.lexical.snapshot()
     question = "What must States do to prevent trafficking in persons and protect children?"
-    weights = {t: lexical.idf(t) for t in dict.fromkeys(tokenize(question))}
+    weights = {t: index.idf(t) for t in dict.fromkeys(tokenize(question))}
     weights["zzzunknowntoken"] = 5.0
-    ids = [cid for cid, *_ in lexical.search(question, 40)] + ["no-such-chunk"]
-    got = lexical.coverage(weights, ids)
+    ids = [cid for cid, *_ in index.search(question, 40)] + ["no-such-chunk"]
+    got = index.coverage(weights, ids)
     for cid in ids[:-1]:
-        text, meta = lexical.content(cid)
+        text, meta = index.content(cid)
         tokens = set(tokenize(index_text(meta.get("title", ""), meta.get("heading", ""), text)))
         assert got[cid] == pytest.approx(sum(w for t, w in weights.items() if t in tokens)), cid
     assert got["no-such-chunk"] == 0.0
