@@ -28,7 +28,8 @@ from assistant.store import ChunkStore
 from ingest.pipeline import Ingestor, ProgressCallback
 
 if TYPE_CHECKING:
-    from assistant.generative import FollowUpRewriter, GenerativeAnswerer
+    from assistant.followup import FollowUpRewriter
+    from assistant.generative import GenerativeAnswerer
 
 SHIPPED_REFERRALS = Path(__file__).resolve().parents[1] / "knowledge" / "referrals.toml"
 MAX_QUESTION_CHARS = 2000
@@ -56,7 +57,7 @@ class Assistant:
         self.answerer = answerer
         self.ingestor = ingestor
         if rewriter is None:
-            from assistant.generative import FollowUpRewriter
+            from assistant.followup import FollowUpRewriter
 
             rewriter = FollowUpRewriter()
         self.rewriter = rewriter

@@ -39,7 +39,7 @@ def build_answerer(settings: Settings, embedder: Embedder, lexical: LexicalIndex
     extractive = ExtractiveAnswerer(
         embedder, lexical, settings.min_similarity, settings.max_answer_sentences, crosslingual, settings.min_crosslingual_similarity
     )
-    from assistant.generative import FollowUpRewriter
+    from assistant.followup import FollowUpRewriter
 
     if settings.answerer == "extractive":
         return extractive, FollowUpRewriter()

@@ -23,7 +23,8 @@ from assistant import ConfigError, Settings, build_assistant
 from assistant.cli import app
 from assistant.cli_models import CATALOG, packaged_gguf
 from assistant.factory import build_answerer
-from assistant.generative import FollowUpRewriter, GenerativeAnswerer, is_follow_up, rewrite_deterministic
+from assistant.followup import FollowUpRewriter, is_follow_up, rewrite_deterministic
+from assistant.generative import GenerativeAnswerer
 from assistant.llm import format_sources
 from assistant.core import run_steps
 from assistant.models import Answer, Hit
