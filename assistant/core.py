@@ -163,8 +163,8 @@ class Assistant:
         return sorted(rows, key=lambda r: r.get("position", 0))
 
     def warm_up(self) -> None:
-        """Load the model and indexes now, so the first question is not the slow one."""
-        self.embedder.load()
+        """Load the question-side model and the indexes now, so the first question is not the slow one."""
+        self.embedder.load_query_runtime()
         self.referrals  # noqa: B018 - a broken referral table is a start-up error, not a chat error
         self.store.collection
         self.lexical.ensure_current()

@@ -3,6 +3,11 @@
 The model is loaded on first use (never at import) and only from disk: the Hugging Face hub
 is switched to offline mode before sentence-transformers is imported, so a missing model is a
 clear error instead of a download attempt.
+
+Documents (`embed`) always go through sentence-transformers. Questions and the sentences an
+answer is built from (`embed_one`, `embed_cached`) go through the query runtime: by default an
+ONNX export of the same model (`assistant.onnx_encoder`), so a serving process never imports
+torch; `query_runtime="torch"` uses sentence-transformers for them too.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import os
 import threading
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -37,10 +43,21 @@ def packaged_model_path(name: str) -> Path:
 class Embedder:
     """Turns texts into L2-normalised vectors (so a dot product is a cosine similarity)."""
 
-    def __init__(self, model_name: str, model_path: Path | None = None, batch_size: int = 64):
+    def __init__(
+        self,
+        model_name: str,
+        model_path: Path | None = None,
+        batch_size: int = 64,
+        query_runtime: Literal["onnx", "torch"] = "torch",
+        cache_dir: Path | None = None,
+    ):
         self.model_name = model_name
         self.model_path = model_path
         self.batch_size = batch_size
+        if query_runtime == "onnx" and cache_dir is None:
+            raise ValueError("the onnx query runtime needs a cache_dir for its export")
+        self.query_runtime = query_runtime
+        self.cache_dir = cache_dir
         self._lock = threading.Lock()
         self._cache: dict[str, np.ndarray] = {}
         self._cache_lock = threading.Lock()
@@ -50,12 +67,17 @@ class Embedder:
         return MODEL_DIMENSIONS[self.model_name]
 
     @cached_property
+    def _path(self) -> Path:
+        path = Path(self.model_path or packaged_model_path(self.model_name))
+        if not path.is_dir():
+            raise ConfigError(f"Embedding model folder {path} does not exist; unset BEACON_EMBED_MODEL_PATH to use the packaged model.")
+        return path
+
+    @cached_property
     def _model(self):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        path = self.model_path or packaged_model_path(self.model_name)
-        if not Path(path).is_dir():
-            raise ConfigError(f"Embedding model folder {path} does not exist; unset BEACON_EMBED_MODEL_PATH to use the packaged model.")
+        path = self._path
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
@@ -66,10 +88,26 @@ class Embedder:
         model.eval()
         return model
 
+    @cached_property
+    def _onnx(self):
+        from assistant.onnx_encoder import ensure_exported, shared_encoder
+
+        graph = ensure_exported(self._path, self.cache_dir, self.model_name)
+        return shared_encoder(graph, self._path, self.batch_size)
+
     def load(self) -> None:
-        """Load the model now (e.g. before serving) instead of on the first request."""
+        """Load the model documents are embedded with now instead of on first use."""
         with self._lock:
             self._model  # noqa: B018 - triggers the cached load
+
+    def load_query_runtime(self) -> None:
+        """Load what questions are embedded with (e.g. before serving); with the onnx runtime
+        this exports the model first if its cache has no export yet."""
+        if self.query_runtime == "torch":
+            self.load()
+            return
+        with self._lock:
+            self._onnx  # noqa: B018 - triggers the cached load
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -85,8 +123,11 @@ class Embedder:
         return vectors.astype(np.float32, copy=False)
 
     def embed_one(self, text: str) -> np.ndarray:
-        """One text (a question), without `encode`'s batching machinery, which re-walks the
+        """One question. With torch, without `encode`'s batching machinery, which re-walks the
         model's modules on every call (~2 ms of a ~15 ms question embedding)."""
+        if self.query_runtime == "onnx":
+            self.load_query_runtime()
+            return self._onnx.encode([text])[0]
         self.load()
         import torch
 
@@ -94,6 +135,12 @@ class Embedder:
             vector = self._model(self._model.preprocess([text]))["sentence_embedding"]
             vector = torch.nn.functional.normalize(vector, dim=1)
         return vector[0].numpy().astype(np.float32, copy=True)
+
+    def _embed_query_side(self, texts: list[str]) -> np.ndarray:
+        if self.query_runtime == "torch":
+            return self.embed(texts)
+        self.load_query_runtime()
+        return self._onnx.encode(texts)
 
     def embed_cached(self, texts: list[str]) -> np.ndarray:
         """Like `embed`, remembering recent texts: answer sentences recur across questions."""
@@ -103,7 +150,7 @@ class Embedder:
             known = {t: self._cache[t] for t in texts if t in self._cache}
         missing = [t for t in dict.fromkeys(texts) if t not in known]
         if missing:
-            fresh = dict(zip(missing, self.embed(missing)))
+            fresh = dict(zip(missing, self._embed_query_side(missing)))
             known.update(fresh)
             with self._cache_lock:
                 self._cache.update(fresh)

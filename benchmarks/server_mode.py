@@ -92,6 +92,7 @@ def main() -> None:
             results: dict[str, dict] = {}
             for name, beacon in modes.items():
                 beacon.embedder.load()
+                beacon.embedder.load_query_runtime()
                 t0 = time.perf_counter()
                 reports = beacon.ingest(paths)
                 ingest_s = time.perf_counter() - t0

@@ -1,0 +1,110 @@
+"""The question-side embedding runtime: the ONNX export of the embedding model (made once in a
+child process, cached, equal to sentence-transformers), its failures, and a serving process
+that answers without importing torch, sentence-transformers or LangChain."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant import ConfigError, Settings, build_assistant
+from assistant.embedder import Embedder
+from assistant.onnx_encoder import OnnxEncoder, exported_path
+
+MODEL = "all-MiniLM-L6-v2"
+ROOT = Path(__file__).resolve().parents[1]
+TEXTS = [
+    "What must States Parties do to prevent trafficking in persons?",
+    "Что такое торговля людьми?",
+    "Article 9",
+    "States Parties shall establish comprehensive policies, programmes and other measures. " * 30,  # over 256 tokens
+]
+
+
+def test_export_is_made_once_and_equals_sentence_transformers(tmp_path):
+    cache = tmp_path / "cache"
+    embedder = Embedder(MODEL, query_runtime="onnx", cache_dir=cache)
+    embedder.load_query_runtime()
+    graphs = sorted((cache / "onnx").iterdir())
+    assert [g.suffix for g in graphs] == [".onnx"], "one finished export, no partial file left behind"
+    made = graphs[0].stat().st_mtime_ns
+
+    expected = embedder.embed(TEXTS)  # sentence-transformers
+    got = embedder.embed_cached(TEXTS)  # onnxruntime
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    for text, vector in zip(TEXTS, expected):
+        np.testing.assert_allclose(embedder.embed_one(text), vector, atol=1e-5)
+    assert "torch" in sys.modules  # (this test process loaded it for `embed`; the server does not)
+
+    again = Embedder(MODEL, query_runtime="onnx", cache_dir=cache)
+    again.load_query_runtime()
+    assert sorted((cache / "onnx").iterdir()) == graphs
+    assert graphs[0].stat().st_mtime_ns == made, "a second assistant must reuse the export"
+
+
+def test_torch_runtime_embeds_questions_with_sentence_transformers():
+    embedder = Embedder(MODEL, query_runtime="torch")
+    expected = embedder.embed(TEXTS[:2])
+    np.testing.assert_allclose(embedder.embed_one(TEXTS[0]), expected[0], atol=1e-5)
+    np.testing.assert_allclose(embedder.embed_cached(TEXTS[:2]), expected, atol=1e-6)
+    assert "_onnx" not in embedder.__dict__, "the torch runtime must not load the ONNX export"
+
+
+def test_export_of_a_folder_without_weights_fails_with_the_way_out(tmp_path):
+    model = tmp_path / "broken-model"
+    model.mkdir()
+    (model / "sentence_bert_config.json").write_text('{"max_seq_length": 256}')
+    embedder = Embedder(MODEL, model_path=model, query_runtime="onnx", cache_dir=tmp_path / "cache")
+    with pytest.raises(ConfigError, match="BEACON_QUERY_RUNTIME=torch"):
+        embedder.embed_one("What is trafficking?")
+    assert not list((tmp_path / "cache" / "onnx").glob("*.onnx"))
+
+
+def test_a_damaged_export_says_to_delete_it(tmp_path):
+    from assistant.embedder import packaged_model_path
+
+    model = packaged_model_path(MODEL)
+    graph = exported_path(model, tmp_path, MODEL)
+    graph.parent.mkdir(parents=True)
+    graph.write_bytes(b"not an onnx graph")
+    with pytest.raises(ConfigError, match="delete it"):
+        OnnxEncoder(graph, model)
+
+
+def test_settings_choose_the_runtime(tmp_path):
+    onnx = build_assistant(Settings(data_dir=tmp_path / "a", cache_dir=tmp_path / "cache"))
+    assert onnx.embedder.query_runtime == "onnx" and onnx.embedder.cache_dir == tmp_path / "cache"
+    torch_mode = build_assistant(Settings(data_dir=tmp_path / "b", query_runtime="torch"))
+    assert torch_mode.embedder.query_runtime == "torch"
+
+
+SERVE_AND_ASK = """
+import json, sys
+from assistant import Settings, build_assistant
+import ui
+beacon = build_assistant(Settings())
+beacon.warm_up()
+ui.build_app(beacon, users=None)
+answer = beacon.ask("How long is the reflection period for presumed victims?")
+heavy = ["torch", "transformers", "sentence_transformers", "langchain_core", "sklearn"]
+print(json.dumps({"refused": answer.refused, "answer": answer.answer, "citations": len(answer.citations),
+                  "loaded": [m for m in heavy if m in sys.modules]}))
+"""
+
+
+def test_serving_answers_without_importing_torch(tmp_path, article_markdown):
+    data = tmp_path / "data"
+    build_assistant(Settings(data_dir=data, crosslingual=False)).ingest([str(article_markdown)])
+    env = {**os.environ, "BEACON_DATA_DIR": str(data), "BEACON_CROSSLINGUAL": "false", "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    done = subprocess.run([sys.executable, "-c", SERVE_AND_ASK], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not result["refused"] and result["citations"] >= 1, result
+    assert "thirty days" in result["answer"]
+    assert result["loaded"] == [], f"the serving path imported {result['loaded']}"
