@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assistant.errors import ConfigError
@@ -83,6 +83,14 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `beacon serve` binds to.")
     port: int = Field(7860, description="Port `beacon serve` listens on.")
     ui_concurrency: int = Field(4, ge=1, le=64, description="Chat requests `beacon serve` works on at once; more wait in Gradio's queue.")
+
+    @field_validator("data_dir", "cache_dir", mode="before")
+    @classmethod
+    def _not_blank(cls, value, info):
+        if isinstance(value, str) and not value.strip():  # Path("") would be the working directory
+            name = f"BEACON_{info.field_name.upper()}"
+            raise ConfigError(f"{name} is set but empty: unset it for the default folder or give a path.")
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> "Settings":

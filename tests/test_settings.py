@@ -108,3 +108,10 @@ def test_collection_setting_separates_libraries_in_one_data_dir(tmp_path, articl
     first.ingest([str(article_markdown)])
     assert [d.source for d in first.list_documents()] == [str(article_markdown)]
     assert second.list_documents() == []
+
+
+@pytest.mark.parametrize("name", ["BEACON_DATA_DIR", "BEACON_CACHE_DIR"])
+def test_empty_folder_variable_is_a_config_error_not_the_working_directory(monkeypatch, name):
+    monkeypatch.setenv(name, "")
+    with pytest.raises(ConfigError, match=f"{name} is set but empty"):
+        Settings()
