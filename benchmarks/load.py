@@ -157,8 +157,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: Path, log) -> tuple[subprocess.Popen, str]:
-    """`beacon serve` on a free loopback port over `data_dir`, once it answers HTTP."""
+def start_server(data_dir: Path, log, poll_s: float = 0.5) -> tuple[subprocess.Popen, str]:
+    """`beacon serve` on a free loopback port over `data_dir`, once it answers HTTP (polled
+    every `poll_s` seconds)."""
     beacon = str(Path(sys.executable).parent / "beacon")
     env = {**os.environ, "BEACON_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     if not data_dir.exists() or not any(data_dir.iterdir()):
@@ -174,7 +175,7 @@ def start_server(data_dir: Path, log) -> tuple[subprocess.Popen, str]:
                 return server, url
         except httpx.HTTPError:
             pass
-        time.sleep(0.5)
+        time.sleep(poll_s)
     stop_server(server)
     raise RuntimeError(f"beacon serve did not answer on {url} (exit code {server.returncode}); see {log.name}")
 
