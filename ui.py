@@ -798,10 +798,11 @@ def load_users(beacon) -> tuple[UserStore | None, Path]:
 
 
 def launch(beacon, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> gr.Blocks:
-    """Check the bind address against the accounts, warm the core up and start the server."""
+    """Check the bind address against the accounts, warm the core up, start the server and,
+    once it listens, the core's background jobs."""
     users, path = load_users(beacon)
     check_bind_address(host, users, path)
-    beacon.warm_up()
+    beacon.warm_up(background=False)
     app = build_app(beacon, users=users)
     data_dir = Path(beacon.settings.data_dir).resolve()
 
@@ -814,7 +815,7 @@ def launch(beacon, host: str = "127.0.0.1", port: int = 7860, block: bool = True
         server_port=port,
         auth=authenticate if users else None,
         auth_message="<strong>Beacon</strong>: sign in with the account your Beacon admin created (<code>beacon users add</code>).",
-        prevent_thread_lock=not block,
+        prevent_thread_lock=True,
         show_error=False,
         quiet=not block,
         ssr_mode=False,
@@ -827,6 +828,9 @@ def launch(beacon, host: str = "127.0.0.1", port: int = 7860, block: bool = True
         css=CSS,
         head=HEAD,
     )
+    beacon.start_background_jobs()
+    if block:
+        app.block_thread()
     return app
 
 

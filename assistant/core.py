@@ -162,15 +162,22 @@ class Assistant:
         rows = [{"id": i, "text": t, **m} for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])]
         return sorted(rows, key=lambda r: r.get("position", 0))
 
-    def warm_up(self) -> None:
-        """Load the question-side model and the indexes now, so the first question is not the slow one."""
+    def warm_up(self, background: bool = True) -> None:
+        """Load the question-side model and the indexes now, so the first question is not the
+        slow one; `background=False` leaves the multilingual index to `start_background_jobs`
+        (a server calls it once it listens, so the build does not slow its start)."""
         self.embedder.load_query_runtime()
         self.referrals  # noqa: B018 - a broken referral table is a start-up error, not a chat error
         self.store.collection
         self.lexical.ensure_current()
+        if background:
+            self.start_background_jobs()
+
+    def start_background_jobs(self) -> None:
+        """Build the multilingual index of the library (once per library change, ~10 chunks/s)
+        in a background thread at the lowest CPU priority, so English questions are served at
+        once and the first non-English one waits less."""
         if self.retriever.crosslingual is not None:
-            # Built once per library change (~10 chunks/s); in the background so English
-            # questions are served at once and the first non-English one waits less.
             threading.Thread(target=_at_low_priority, args=(self.retriever.crosslingual.ensure_current,), name="beacon-e5-index", daemon=True).start()
 
 

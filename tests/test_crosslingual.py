@@ -143,3 +143,34 @@ def test_the_background_index_build_runs_at_the_lowest_priority():
     worker.join()
     assert seen == [19]
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < 19, "the serving threads keep their priority"
+
+
+def test_the_server_starts_the_multilingual_build_only_once_it_listens(tmp_path, monkeypatch, free_port):
+    """The build competes with the start for the CPUs (about 2 s of a cold start at 100k
+    chunks), so `ui.launch` warms up without it and starts it after the server answers."""
+    import threading
+
+    import httpx
+
+    import ui
+
+    (tmp_path / "a.md").write_text(GUIDE, encoding="utf-8")
+    beacon = build_assistant(Settings(data_dir=tmp_path / "data"))
+    beacon.ingest([str(tmp_path / "a.md")])
+    port = free_port
+    listening_when_built = []
+
+    def build():
+        try:
+            listening_when_built.append(httpx.get(f"http://127.0.0.1:{port}/", timeout=5).status_code)
+        except httpx.HTTPError as exc:
+            listening_when_built.append(repr(exc))
+
+    monkeypatch.setattr(beacon.retriever.crosslingual, "ensure_current", build)
+    app = ui.launch(beacon, "127.0.0.1", port, block=False)
+    try:
+        for thread in [t for t in threading.enumerate() if t.name == "beacon-e5-index"]:
+            thread.join(timeout=30)
+        assert listening_when_built == [200]
+    finally:
+        app.close()
