@@ -22,6 +22,11 @@ from assistant.text import guess_language, tokenize, words
 FILTER_KEYS = ("source", "doc_type", "year", "doc_id")
 OVERFETCH_MIN_SHARE = 0.1  # filters keeping at least this share of chunks post-filter an unfiltered query
 OVERFETCH_MAX = 1000
+# Up to this many chunks the dense query asks Chroma for every chunk and keeps the best: its
+# HNSW search is approximate, and on a small library the same question in another process
+# could miss a top-30 chunk (measured: 1 of 200 queries on the 302-chunk default library),
+# so an answer could change after a restart. Asking for all of them makes the search exact.
+EXHAUSTIVE_UP_TO = 1000
 
 
 @dataclass
@@ -79,15 +84,22 @@ class HybridRetriever:
         allowed id, which costs hundreds of ms at 100k chunks); a narrow filter, or too few
         survivors, goes through Chroma's `where`."""
         if mask is None:
-            return self.store.dense_query(vector, self.candidates)
+            return self._query(vector, self.candidates, index)
         allowed = float(mask.mean()) if len(mask) else 0.0
         if allowed >= OVERFETCH_MIN_SHARE:
             n = min(int(self.candidates / allowed * 2) + 1, OVERFETCH_MAX)
             rows = index.rows
-            kept = [(cid, sim) for cid, sim in self.store.dense_query(vector, n) if cid in rows and mask[rows[cid]] > 0]
+            kept = [(cid, sim) for cid, sim in self._query(vector, n, index) if cid in rows and mask[rows[cid]] > 0]
             if len(kept) >= self.candidates:
                 return kept[: self.candidates]
-        return self.store.dense_query(vector, self.candidates, chroma_where(filters))
+        return self._query(vector, self.candidates, index, chroma_where(filters))
+
+    def _query(self, vector: np.ndarray, n: int, index: Snapshot, where: dict | None = None) -> list[tuple[str, float]]:
+        """The n nearest chunks; exact (every chunk asked for) on a library of up to
+        EXHAUSTIVE_UP_TO chunks."""
+        if index.size <= EXHAUSTIVE_UP_TO:
+            return self.store.dense_query(vector, max(n, index.size), where)[:n]
+        return self.store.dense_query(vector, n, where)
 
     def retrieve(self, question: str, k: int, filters: dict[str, Any] | None = None) -> Retrieval:
         filters = {key: v for key, v in (filters or {}).items() if key in FILTER_KEYS and v not in (None, "")}
