@@ -189,6 +189,8 @@ def serve(
     """Serve the chat UI in the browser."""
     try:
         beacon = get_assistant()
+        if beacon.embedder.needs_export():
+            err_console.print(f"Exporting the embedding model to ONNX into {beacon.settings.cache_dir} (once per machine, ~15 s) …")
         import ui
 
         ui.serve(beacon, host=host or beacon.settings.host, port=port or beacon.settings.port)

@@ -100,6 +100,14 @@ class Embedder:
         with self._lock:
             self._model  # noqa: B018 - triggers the cached load
 
+    def needs_export(self) -> bool:
+        """Whether loading the query runtime will first export the model (once per machine)."""
+        if self.query_runtime != "onnx":
+            return False
+        from assistant.onnx_encoder import exported_path
+
+        return not exported_path(self._path, self.cache_dir, self.model_name).is_file()
+
     def load_query_runtime(self) -> None:
         """Load what questions are embedded with (e.g. before serving); with the onnx runtime
         this exports the model first if its cache has no export yet."""

@@ -41,6 +41,7 @@ def main(paths: list[str]) -> None:
         t0 = time.perf_counter()
         beacon.embedder.load()
         beacon.embedder.load_query_runtime()
+        beacon.store.collection  # opening the store (importing Chroma: ~1.5 s) is start-up, as the model load is
         load_s = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -83,7 +84,7 @@ def main(paths: list[str]) -> None:
     table = Table(title=f"Beacon ingest and query ({len(reports)} documents, {chunks} chunks, {size_mb:.2f} MB)")
     table.add_column("measure")
     table.add_column("value", justify="right")
-    table.add_row("model load (s)", f"{load_s:.2f}")
+    table.add_row("model load and store open (s)", f"{load_s:.2f}")
     table.add_row("first ingest (s)", f"{first_s:.2f}")
     table.add_row("ingest throughput (chunks/s)", f"{chunks / first_s:.1f}")
     table.add_row("ingest throughput (MB/min)", f"{size_mb / first_s * 60:.2f}")

@@ -30,7 +30,9 @@ TEXTS = [
 def test_export_is_made_once_and_equals_sentence_transformers(tmp_path):
     cache = tmp_path / "cache"
     embedder = Embedder(MODEL, query_runtime="onnx", cache_dir=cache)
+    assert embedder.needs_export()  # `beacon serve` says it is exporting
     embedder.load_query_runtime()
+    assert not embedder.needs_export()
     graphs = sorted((cache / "onnx").iterdir())
     assert [g.suffix for g in graphs] == [".onnx"], "one finished export, no partial file left behind"
     made = graphs[0].stat().st_mtime_ns
@@ -54,6 +56,7 @@ def test_torch_runtime_embeds_questions_with_sentence_transformers():
     np.testing.assert_allclose(embedder.embed_one(TEXTS[0]), expected[0], atol=1e-5)
     np.testing.assert_allclose(embedder.embed_cached(TEXTS[:2]), expected, atol=1e-6)
     assert "_onnx" not in embedder.__dict__, "the torch runtime must not load the ONNX export"
+    assert not embedder.needs_export()
 
 
 def test_export_of_a_folder_without_weights_fails_with_the_way_out(tmp_path):
