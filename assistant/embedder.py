@@ -58,7 +58,9 @@ class Embedder:
             raise ValueError("the onnx query runtime needs a cache_dir for its export")
         self.query_runtime = query_runtime
         self.cache_dir = cache_dir
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the sentence-transformers model (documents)
+        self._onnx_lock = threading.Lock()  # the query runtime: questions never wait for a document model load
+        self._onnx_error: ConfigError | None = None
         self._cache: dict[str, np.ndarray] = {}
         self._cache_lock = threading.Lock()
 
@@ -97,6 +99,8 @@ class Embedder:
 
     def load(self) -> None:
         """Load the model documents are embedded with now instead of on first use."""
+        if "_model" in self.__dict__:
+            return
         with self._lock:
             self._model  # noqa: B018 - triggers the cached load
 
@@ -114,8 +118,16 @@ class Embedder:
         if self.query_runtime == "torch":
             self.load()
             return
-        with self._lock:
-            self._onnx  # noqa: B018 - triggers the cached load
+        if "_onnx" in self.__dict__:
+            return
+        with self._onnx_lock:
+            if self._onnx_error is not None:  # a failed export is not retried on every question
+                raise self._onnx_error
+            try:
+                self._onnx  # noqa: B018 - triggers the cached load
+            except ConfigError as exc:
+                self._onnx_error = exc
+                raise
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:

@@ -13,6 +13,7 @@ server that asks for it never imports torch.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -20,6 +21,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -51,9 +53,9 @@ def exported_path(model_path: Path, cache_dir: Path, model_name: str) -> Path:
     """Where the export of this model folder lives; a changed model gets a new name."""
     model_path = Path(model_path).resolve()
     parts = [str(EXPORT_FORMAT), str(model_path)]
-    for name in sorted(os.listdir(model_path)):
-        stat = (model_path / name).stat()
-        parts.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
+    for path in sorted(p for p in model_path.rglob("*") if p.is_file()):
+        stat = path.stat()
+        parts.append(f"{path.relative_to(model_path)}:{stat.st_size}:{stat.st_mtime_ns}")
     digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
     return Path(cache_dir) / "onnx" / f"{model_name}-{digest}.onnx"
 
@@ -66,7 +68,11 @@ def ensure_exported(model_path: Path, cache_dir: Path, model_name: str) -> Path:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"Cannot create {target.parent} for the ONNX export of the embedding model ({exc}); set BEACON_CACHE_DIR to a writable folder.") from exc
+        raise ConfigError(
+            f"Cannot create {target.parent} for the ONNX export of the embedding model ({exc}); "
+            "set BEACON_CACHE_DIR to a writable folder, or BEACON_QUERY_RUNTIME=torch."
+        ) from exc
+    _remove_stale_partials(target)
     command = [sys.executable, "-m", "assistant.onnx_encoder", str(model_path), str(target)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     try:
@@ -80,6 +86,17 @@ def ensure_exported(model_path: Path, cache_dir: Path, model_name: str) -> Path:
             "set BEACON_QUERY_RUNTIME=torch to answer with sentence-transformers instead."
         )
     return target
+
+
+def _remove_stale_partials(target: Path) -> None:
+    """Partial files of exports of this model that were killed (older than any export may
+    take). Finished exports of other model folders stay: several installations (a checkout and
+    its CI clone) may share one cache, each with its own export."""
+    now = time.time()
+    for path in target.parent.glob(f"{target.name}.*.partial"):
+        with contextlib.suppress(OSError):
+            if now - path.stat().st_mtime > EXPORT_TIMEOUT_S:
+                path.unlink()
 
 
 class OnnxEncoder:
@@ -153,18 +170,18 @@ def export(model_path: Path, target: Path) -> float:
     sample = model.preprocess(PROBES[:2])
     partial = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.partial")
     axes = {name: {0: "batch", 1: "tokens"} for name in INPUTS}
-    with torch.inference_mode(False), torch.no_grad():
-        torch.onnx.export(
-            Normalised().eval(),
-            tuple(sample[name] for name in INPUTS),
-            str(partial),
-            input_names=list(INPUTS),
-            output_names=["sentence_embedding"],
-            dynamic_axes={**axes, "sentence_embedding": {0: "batch"}},
-            opset_version=17,
-            dynamo=False,
-        )
     try:
+        with torch.inference_mode(False), torch.no_grad():
+            torch.onnx.export(
+                Normalised().eval(),
+                tuple(sample[name] for name in INPUTS),
+                str(partial),
+                input_names=list(INPUTS),
+                output_names=["sentence_embedding"],
+                dynamic_axes={**axes, "sentence_embedding": {0: "batch"}},
+                opset_version=17,
+                dynamo=False,
+            )
         expected = model.encode(PROBES, normalize_embeddings=True, convert_to_numpy=True)
         got = OnnxEncoder(partial, model_path).encode(PROBES)
         gap = float(np.abs(expected - got).max())

@@ -50,12 +50,15 @@ Reflection period. Presumed victims shall be granted a recovery and reflection p
 @pytest.fixture(scope="session", autouse=True)
 def clean_beacon_environment(tmp_path_factory):
     """No BEACON_* variable of the developer's shell (or of `make test`, which exports
-    BEACON_DATA_DIR) leaks into a test, and the default data dir is a throw-away folder."""
+    BEACON_DATA_DIR) leaks into a test, and the default data and cache dirs are throw-away folders."""
     with pytest.MonkeyPatch.context() as mp:
         for name in list(os.environ):
             if name.startswith("BEACON_"):
                 mp.delenv(name)
         mp.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data-home")))
+        # The ONNX export of the embedding model is made once per test session, here, not in
+        # (or from) the developer's ~/.cache.
+        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache-home")))
         mp.setenv("TOKENIZERS_PARALLELISM", "false")
         yield
 

@@ -42,7 +42,6 @@ def test_export_is_made_once_and_equals_sentence_transformers(tmp_path):
     np.testing.assert_allclose(got, expected, atol=1e-5)
     for text, vector in zip(TEXTS, expected):
         np.testing.assert_allclose(embedder.embed_one(text), vector, atol=1e-5)
-    assert "torch" in sys.modules  # (this test process loaded it for `embed`; the server does not)
 
     again = Embedder(MODEL, query_runtime="onnx", cache_dir=cache)
     again.load_query_runtime()
@@ -59,14 +58,47 @@ def test_torch_runtime_embeds_questions_with_sentence_transformers():
     assert not embedder.needs_export()
 
 
-def test_export_of_a_folder_without_weights_fails_with_the_way_out(tmp_path):
+def test_export_of_a_folder_without_weights_fails_with_the_way_out(tmp_path, monkeypatch):
+    from assistant import onnx_encoder
+
     model = tmp_path / "broken-model"
     model.mkdir()
     (model / "sentence_bert_config.json").write_text('{"max_seq_length": 256}')
+    target = exported_path(model, tmp_path / "cache", MODEL)
+    target.parent.mkdir(parents=True)
+    killed = target.with_name(f"{target.name}.111.1.partial")  # left by an export that was killed
+    killed.write_bytes(b"half a graph")
+    os.utime(killed, (0, 0))
+    running = target.with_name(f"{target.name}.222.1.partial")  # another process exporting now
+    running.write_bytes(b"a graph being written")
+
     embedder = Embedder(MODEL, model_path=model, query_runtime="onnx", cache_dir=tmp_path / "cache")
     with pytest.raises(ConfigError, match="BEACON_QUERY_RUNTIME=torch"):
         embedder.embed_one("What is trafficking?")
     assert not list((tmp_path / "cache" / "onnx").glob("*.onnx"))
+    assert not killed.exists() and running.exists()
+
+    def no_second_export(*args, **kwargs):
+        raise AssertionError("a failed export must not be retried on every question")
+
+    monkeypatch.setattr(onnx_encoder.subprocess, "run", no_second_export)
+    with pytest.raises(ConfigError, match="BEACON_QUERY_RUNTIME=torch"):
+        embedder.embed_one("And another question?")
+
+
+def test_questions_do_not_wait_for_the_document_model(tmp_path):
+    """An upload through the server loads sentence-transformers (seconds) under the document
+    model's lock; questions embedded by the ONNX runtime must not queue behind it."""
+    import threading
+
+    embedder = Embedder(MODEL, query_runtime="onnx", cache_dir=Settings().cache_dir)
+    embedder.load_query_runtime()
+    answered = []
+    with embedder._lock:  # as while `load()` imports torch for an ingest
+        worker = threading.Thread(target=lambda: answered.append(embedder.embed_one("What is trafficking?")))
+        worker.start()
+        worker.join(timeout=30)
+        assert answered, "the question waited for the document model's lock"
 
 
 def test_a_damaged_export_says_to_delete_it(tmp_path):
