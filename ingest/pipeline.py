@@ -8,6 +8,7 @@ not change are reused); a failure in one source is reported and never stops the 
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
@@ -71,21 +72,41 @@ class Ingestor:
             if on_progress:
                 on_progress(len(reports), total, report)
 
-        with self.store.write_lock():
+        with self.store.write_lock(), ThreadPoolExecutor(1, thread_name_prefix="beacon-ingest-writer") as writer:
             # Documents are parsed one by one but embedded in groups: small per-document encode
             # calls waste most of the model's batching. Each document is still written (and
             # rolled back) on its own, so a failure or a crash never leaves half a document.
+            # A group's writes run in one writer thread while the next group is parsed and
+            # embedded; reports keep the input order (a write is settled before anything after
+            # it is reported), and a store failure still stops the batch.
             group: list[Prepared] = []
+            pending: list[Future] = []
+
+            def settle() -> None:
+                while pending:
+                    pending.pop().result()  # re-raises a StoreError from the writer
+
+            def flush() -> None:
+                ready, failed = self._embed_group(group)
+                group.clear()
+                settle()
+                for report in failed:
+                    done(report)
+                if ready:
+                    pending.append(writer.submit(self._write_group, ready, done))
+
             for ref in refs:
                 prepared = self._guarded(ref, lambda: self._prepare(ref))
                 if isinstance(prepared, IngestReport):
-                    self._flush(group, done)
+                    flush()
+                    settle()
                     done(prepared)
                     continue
                 group.append(prepared)
                 if sum(len(p.missing) for p in group) >= GROUP_CHUNKS:
-                    self._flush(group, done)
-            self._flush(group, done)
+                    flush()
+            flush()
+            settle()
         return reports
 
     @staticmethod
@@ -99,26 +120,25 @@ class Ingestor:
         except Exception as exc:  # a parser bug on one odd file must not stop the batch
             return IngestReport(source=ref.source, doc_id=ref.doc_id, status="failed", error=f"{type(exc).__name__}: {exc}")
 
-    def _flush(self, group: list["Prepared"], done: Callable[[IngestReport], None]) -> None:
-        """Embed the group's new chunk texts in one call, then write each document."""
+    def _embed_group(self, group: list["Prepared"]) -> tuple[list["Prepared"], list[IngestReport]]:
+        """Embed the group's new chunk texts in one call: (documents ready to write, failures)."""
         if not group:
-            return
+            return [], []
         texts = [p.texts[i] for p in group for i in p.missing]
         try:
             fresh = self.embedder.embed(texts) if texts else None
         except BeaconError as exc:
-            for p in group:
-                done(IngestReport(source=p.ref.source, doc_id=p.ref.doc_id, status="failed", error=str(exc)))
-            group.clear()
-            return
+            return [], [IngestReport(source=p.ref.source, doc_id=p.ref.doc_id, status="failed", error=str(exc)) for p in group]
         row = 0
         for p in group:
             for i in p.missing:
                 p.vectors[i] = fresh[row]
                 row += 1
-        for p in group:
+        return list(group), []
+
+    def _write_group(self, ready: list["Prepared"], done: Callable[[IngestReport], None]) -> None:
+        for p in ready:
             done(self._guarded(p.ref, lambda p=p: self._write(p)))
-        group.clear()
 
     def _prepare(self, ref: SourceRef) -> "Prepared | IngestReport":
         doc_id = ref.doc_id

@@ -307,3 +307,48 @@ def test_file_urls_are_refused(tmp_path, article_markdown):
     assert beacon.list_documents() == []
     with pytest.raises(FetchError):
         fetch_url(url, max_bytes=1_000_000, timeout_s=5, allow_private=True)
+
+
+def test_groups_are_written_by_one_writer_thread_in_input_order(beacon, tmp_path, monkeypatch, embed_calls):
+    """With several embedding groups, a group's writes overlap the next group's parsing and
+    encoding in the writer thread; reports still come in the order the sources were given
+    (a failure between two groups included), and every document is stored whole."""
+    import threading
+
+    from ingest import pipeline
+
+    monkeypatch.setattr(pipeline, "GROUP_CHUNKS", 2)
+    sources = []
+    for i in range(6):
+        path = tmp_path / f"note-{i}.md"
+        path.write_text(f"# Note {i}\n\n" + "\n\n".join(f"Paragraph {j} of note {i} says that measure {j} protects victims of trafficking." for j in range(3)), encoding="utf-8")
+        sources.append(path)
+    broken = tmp_path / "broken.xyz"
+    broken.write_text("not a supported format", encoding="utf-8")
+    sources.insert(3, broken)
+
+    writers: list[str] = []
+    real_write = beacon.store.write_document
+    monkeypatch.setattr(beacon.store, "write_document", lambda *a: writers.append(threading.current_thread().name) or real_write(*a))
+    seen: list[str] = []
+    reports = beacon.ingest([str(p) for p in sources], on_progress=lambda done, total, report: seen.append(report.source))
+
+    assert [r.source for r in reports] == [str(p) for p in sources] == seen
+    assert [r.status for r in reports] == ["added"] * 3 + ["failed"] + ["added"] * 3
+    assert len(embed_calls) >= 3, "the notes should have been embedded in several groups"
+    assert len(writers) == 6 and {name.split("_")[0] for name in writers} == {"beacon-ingest-writer"}
+    stored = {}
+    for _id, _text, meta in store_rows(beacon):
+        stored[meta["doc_id"]] = stored.get(meta["doc_id"], 0) + 1
+    assert {r.doc_id: r.chunks for r in reports if r.status == "added"} == stored
+
+
+def test_a_store_failure_in_the_writer_stops_the_ingest(beacon, tmp_path, monkeypatch, article_markdown):
+    from assistant.errors import StoreError
+
+    def broken_store(*args):
+        raise StoreError("disk full")
+
+    monkeypatch.setattr(beacon.store, "write_document", broken_store)
+    with pytest.raises(StoreError, match="disk full"):
+        beacon.ingest([str(article_markdown)])
