@@ -61,13 +61,9 @@ def ensure_library(data_dir: Path) -> None:
 def ensure_query_runtime() -> None:
     """Make the ONNX export of the embedding model now if this machine has none (once, untimed):
     the first `beacon serve` on a new machine spends ~15 s on it."""
-    from assistant.embedder import packaged_model_path
-    from assistant.onnx_encoder import ensure_exported
-    from assistant.settings import Settings
+    from assistant import Settings, build_assistant
 
-    settings = Settings()
-    if settings.query_runtime == "onnx":
-        ensure_exported(settings.embed_model_path or packaged_model_path(settings.embed_model), settings.cache_dir, settings.embed_model)
+    build_assistant(Settings()).embedder.load_query_runtime()
 
 
 def one_run(data_dir: Path, question: str, timeout: float, log) -> dict:

@@ -123,7 +123,7 @@ def main(paths: list[str]) -> None:
     table = Table(title=f"Beacon ingest and query ({len(reports)} documents, {chunks} chunks, {size_mb:.2f} MB)")
     table.add_column("measure")
     table.add_column("value", justify="right")
-    table.add_row("model load and store open (s)", f"{load_s:.2f}")
+    table.add_row("model load, warm-up encode and store open (s)", f"{load_s:.2f}")
     table.add_row("first ingest (s)", f"{first_s:.2f}")
     table.add_row("ingest throughput (chunks/s)", f"{chunks / first_s:.1f}")
     table.add_row("ingest throughput (MB/min)", f"{size_mb / first_s * 60:.2f}")
