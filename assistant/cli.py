@@ -230,6 +230,33 @@ def eval_command(
         raise typer.Exit(1)
 
 
+@app.command("check-briefs")
+def check_briefs_command(
+    paths: list[Path] = typer.Argument(..., help="Brief files (.md) or folders of briefs."),
+    library: list[Path] = typer.Option([], "--library", help="Folder or file of documents to compare with (default: the current library plus ../shared/corpus when present). Repeatable."),
+    as_json: bool = typer.Option(False, "--json", help="Print the reports as JSON."),
+) -> None:
+    """Check briefs before adding them: copied wording, article strength and scope, as_of, figures and dates across briefs."""
+    from rich.markup import escape
+
+    from assistant.briefcheck import check_briefs, library_from_assistant, library_from_paths
+
+    try:
+        documents = library_from_paths(library) if library else library_from_assistant(get_assistant(), [Path("../shared/corpus")])
+        reports = check_briefs(paths, documents)
+    except BeaconError as exc:
+        fail(exc)
+    if as_json:
+        print_json({"briefs": [r.to_dict() for r in reports], "flagged": sum(not r.ok for r in reports)})
+    else:
+        for r in reports:
+            console.print(f"[green]ok[/] {r.brief}" if r.ok else f"[red]{len(r.findings)} to check[/] {r.brief}", highlight=False)
+            for f in r.findings:
+                console.print(f"  line {f.line} [bold]{f.check}[/]: {escape(f.message)}\n    {escape(f.excerpt)}", highlight=False)
+    if any(not r.ok for r in reports):
+        raise typer.Exit(1)
+
+
 def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     app()
