@@ -24,7 +24,7 @@ from pathlib import Path
 import gradio as gr
 
 from assistant.errors import BeaconError, ConfigError, InvalidInput
-from assistant.feedback import REASONS, FeedbackStore, feedback_file
+from assistant.feedback import REASONS, FeedbackStore, feedback_store
 from assistant.models import Answer, DocumentSummary, IngestReport
 from assistant.users import UserStore, can, users_file
 from assistant.workspace import Workspace, checked_url
@@ -298,7 +298,7 @@ class BeaconUI:
     def __init__(self, beacon, users: UserStore | None = None, feedback: FeedbackStore | None = None, workspace: Workspace | None = None):
         self.beacon = beacon
         self.access = Access(users)
-        self.feedback = feedback or FeedbackStore(feedback_file(beacon.settings))
+        self.feedback = feedback or feedback_store(beacon.settings)
         self.workspace = workspace or Workspace(beacon.settings.data_dir)
 
     # chat

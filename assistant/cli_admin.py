@@ -94,13 +94,16 @@ def users_remove(name: str = typer.Argument(..., help="The user to delete.")) ->
 def feedback_export(
     out: Path = typer.Option(Path("feedback-cases.jsonl"), "--out", help="Where to write the eval cases (JSONL)."),
 ) -> None:
-    """Write the thumbs-down answers as eval cases (expectations left empty for QA to fill in)."""
+    """Write the thumbs-down answers as eval cases (expectations left empty for QA to fill in).
+
+    The file is owner-only (it names users and their questions) and holds only entries within
+    BEACON_FEEDBACK_RETENTION_DAYS."""
     from assistant.cli import console, fail
     from assistant.errors import BeaconError
-    from assistant.feedback import FeedbackStore, feedback_file
+    from assistant.feedback import feedback_store
 
     try:
-        store = FeedbackStore(feedback_file(_settings()))
+        store = feedback_store(_settings())
         entries = store.entries()
         count = store.export_eval_cases(out)
     except BeaconError as exc:

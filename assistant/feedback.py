@@ -5,25 +5,28 @@ thumbs-down, an optional comment, who gave it, and the answer as it was shown (t
 and the retrieved sources), so QA can later see what went wrong even after the library
 changed. `export_eval_cases` writes the thumbs-down questions in the eval dataset format with
 empty expectations for QA to fill in.
+
+Entries name people and what they asked, so they are written by the journal's record writer
+(`assistant.journal`): owner-only files, and entries older than the retention period
+(`BEACON_FEEDBACK_RETENTION_DAYS`) deleted, from the feedback file and hence from exports.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import threading
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
 from assistant.errors import ConfigError, InvalidInput
+from assistant.journal import Journal, now_iso, write_records
 from assistant.models import Answer
 
 FEEDBACK_FILE_NAME = "feedback.jsonl"
 REASONS = ("wrong citation", "not grounded", "not helpful", "other")
 MAX_COMMENT_CHARS = 2000
+DEFAULT_RETENTION_DAYS = 90
 
 
 class CitedSource(BaseModel):
@@ -53,13 +56,20 @@ def feedback_file(settings) -> Path:
     return Path(settings.data_dir) / FEEDBACK_FILE_NAME
 
 
+def feedback_store(settings) -> "FeedbackStore":
+    """The feedback of this library, kept as long as its settings say."""
+    return FeedbackStore(feedback_file(settings), settings.feedback_retention_days)
+
+
 class FeedbackStore:
-    """Append-only JSONL of feedback entries; safe for concurrent handlers of one process."""
+    """Append-only JSONL of feedback entries (a `Journal`); safe for concurrent handlers of one process."""
 
-    _lock = threading.Lock()
+    def __init__(self, path: Path, retention_days: int = DEFAULT_RETENTION_DAYS):
+        self.journal = Journal(path, retention_days=retention_days, time_key="created_at")
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
+    @property
+    def path(self) -> Path:
+        return self.journal.path
 
     def record(self, answer: Answer, rating: str, reason: str | None = None, comment: str = "", user: str = "") -> FeedbackEntry:
         """Store one rating of an answer; a thumbs-down needs a reason from REASONS."""
@@ -73,7 +83,7 @@ class FeedbackStore:
         comment = (comment or "").strip()
         if len(comment) > MAX_COMMENT_CHARS:
             raise InvalidInput(f"The comment is {len(comment)} characters long; keep it under {MAX_COMMENT_CHARS}.")
-        created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        created_at = now_iso()
         entry = FeedbackEntry(
             id=hashlib.sha1(f"{created_at}\0{user}\0{answer.question}\0{rating}\0{comment}".encode()).hexdigest()[:12],
             created_at=created_at,
@@ -88,24 +98,18 @@ class FeedbackStore:
             citations=[CitedSource(n=c.n, doc_id=c.doc_id, title=c.title, source=c.source, locator=c.locator) for c in answer.citations],
             retrieved_sources=list(dict.fromkeys(r.source for r in answer.retrieved)),
         )
-        line = json.dumps(entry.model_dump(), ensure_ascii=False) + "\n"
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as f:
-                f.write(line)
+        self.journal.append(entry.model_dump())
         return entry
 
     def entries(self) -> list[FeedbackEntry]:
-        if not self.path.is_file():
-            return []
+        """The entries within the retention period (older ones are deleted first)."""
+        self.journal.prune()
         entries = []
-        for number, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
+        for number, record in enumerate(self.journal.entries(), start=1):
             try:
-                entries.append(FeedbackEntry.model_validate_json(line))
+                entries.append(FeedbackEntry.model_validate(record))
             except ValidationError as exc:
-                raise ConfigError(f"Line {number} of {self.path} is not a feedback entry ({exc.errors()[0]['msg']}); fix or delete that line.") from exc
+                raise ConfigError(f"Entry {number} of {self.path} is not a feedback entry ({exc.errors()[0]['msg']}); fix or delete that line.") from exc
         return entries
 
     def eval_cases(self) -> list[dict]:
@@ -138,9 +142,8 @@ class FeedbackStore:
         return list(cases.values())
 
     def export_eval_cases(self, path: Path) -> int:
-        """Write the thumbs-down cases as eval JSONL (QA fills in the expectations); returns their number."""
+        """Write the thumbs-down cases as eval JSONL, owner-only (QA fills in the expectations);
+        returns their number."""
         cases = self.eval_cases()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in cases), encoding="utf-8")
+        write_records(path, cases)
         return len(cases)

@@ -1,56 +1,116 @@
-"""Append-only JSONL journals: the audit log of library changes and the opt-in chat log.
+"""Append-only JSONL journals: the audit log, the opt-in chat log and the answer feedback.
 
-The audit log is always on: who added, updated or removed which document, and when. The chat
-log holds questions and answers, which may be personal, so it exists only when
-`BEACON_CHAT_LOG=true`, and entries older than `BEACON_CHAT_LOG_RETENTION_DAYS` are deleted.
+Every file of records about people goes through `Journal` (and exports through
+`write_records`), so they all get the same guarantees: owner-only permissions (0600, also
+for files an older version created world-readable), one fsynced line per entry, lines cut by
+a crash skipped on reading, and, when a retention is set, entries older than it deleted.
+
+The audit log is always on and never pruned: who added, updated or removed which document,
+and when. The chat log holds questions and answers, which may be personal, so it exists only
+when `BEACON_CHAT_LOG=true` and is kept `BEACON_CHAT_LOG_RETENTION_DAYS`; feedback (questions,
+user names, comments) is kept `BEACON_FEEDBACK_RETENTION_DAYS`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 AUDIT_FILE_NAME = "audit.jsonl"
 CHAT_LOG_FILE_NAME = "chat-log.jsonl"
 PRUNE_EVERY = timedelta(hours=1)
+PRIVATE_MODE = 0o600
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class Journal:
-    """One JSON object per line, appended with O_APPEND and flushed to disk per entry."""
+def now_iso() -> str:
+    """The timestamp format of every journal entry (UTC, seconds)."""
+    return _now().isoformat(timespec="seconds")
 
-    def __init__(self, path: Path):
+
+def write_records(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    """Replace a JSONL file atomically with owner-only permissions (exports, pruned journals)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class Journal:
+    """One JSON object per line, appended with O_APPEND and flushed to disk per entry.
+
+    `time_key` names the entry's timestamp (stamped on append when the entry has none);
+    with `retention_days`, entries older than that are deleted on append (at most hourly)
+    and by `prune()`.
+    """
+
+    def __init__(self, path: Path, retention_days: int | None = None, time_key: str = "at"):
         self.path = Path(path)
+        self.retention = timedelta(days=retention_days) if retention_days else None
+        self.time_key = time_key
         self._lock = threading.Lock()
+        self._pruned_at: datetime | None = None
 
     def append(self, entry: dict[str, Any]) -> None:
-        line = json.dumps({"at": _now().isoformat(timespec="seconds"), **entry}, ensure_ascii=False) + "\n"
+        record = {self.time_key: now_iso(), **entry}
+        line = json.dumps(record, ensure_ascii=False) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_MODE)
             try:
+                os.fchmod(fd, PRIVATE_MODE)
                 os.write(fd, line.encode("utf-8"))
                 os.fsync(fd)
             finally:
                 os.close(fd)
+        if self.retention and (self._pruned_at is None or _now() - self._pruned_at > PRUNE_EVERY):
+            self.prune()
 
     def entries(self) -> list[dict[str, Any]]:
+        return [record for _, record in self._records()]
+
+    def _records(self) -> list[tuple[str, dict[str, Any]]]:
+        """(line, record) pairs; a line cut by a crash is skipped, the others stay readable."""
         if not self.path.exists():
             return []
         out = []
         for line in self.path.read_text(encoding="utf-8").splitlines():
             try:
-                out.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError:
-                continue  # a line cut by a crash; the others stay readable
+                continue
+            if isinstance(record, dict):
+                out.append((line, record))
         return out
+
+    def prune(self) -> int:
+        """Delete entries older than the retention period; returns how many were removed."""
+        if self.retention is None:
+            return 0
+        with self._lock:
+            self._pruned_at = _now()
+            records = [record for _, record in self._records()]
+            cutoff = _now() - self.retention
+            kept = [r for r in records if (at := _entry_time(r, self.time_key)) is None or at >= cutoff]
+            if len(kept) == len(records):
+                return 0
+            write_records(self.path, kept)
+            return len(records) - len(kept)
 
 
 class AuditLog(Journal):
@@ -64,35 +124,14 @@ class ChatLog(Journal):
     """Questions and answers, kept `retention_days` (opt-in)."""
 
     def __init__(self, path: Path, retention_days: int):
-        super().__init__(path)
-        self.retention = timedelta(days=retention_days)
-        self._pruned_at: datetime | None = None
+        super().__init__(path, retention_days=retention_days)
 
     def record(self, user: str, question: str, answer: str, refused: bool, sources: list[str]) -> None:
         self.append({"user": user, "question": question, "answer": answer, "refused": refused, "sources": sources})
-        if self._pruned_at is None or _now() - self._pruned_at > PRUNE_EVERY:
-            self.prune()
-
-    def prune(self) -> int:
-        """Delete entries older than the retention period; returns how many were removed."""
-        with self._lock:
-            self._pruned_at = _now()
-            if not self.path.exists():
-                return 0
-            cutoff = _now() - self.retention
-            lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
-            kept = [line for line in lines if _entry_time(line) is None or _entry_time(line) >= cutoff]
-            if len(kept) == len(lines):
-                return 0
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text("".join(kept), encoding="utf-8")
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-            return len(lines) - len(kept)
 
 
-def _entry_time(line: str) -> datetime | None:
+def _entry_time(record: dict[str, Any], key: str) -> datetime | None:
     try:
-        return datetime.fromisoformat(json.loads(line)["at"])
+        return datetime.fromisoformat(record[key])
     except (ValueError, KeyError, TypeError):
         return None

@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     referrals_file: Path | None = Field(None, description="Referral table for the safety card (emergency number and hotline by country); unset: the shipped `knowledge/referrals.toml`, else 112 only.")
     chat_log: bool = Field(False, description="Keep a log of chat questions and answers (`<data_dir>/chat-log.jsonl`); off by default for privacy.")
     chat_log_retention_days: int = Field(30, ge=1, description="Days a chat-log entry is kept when `BEACON_CHAT_LOG` is on; older entries are deleted.")
+    feedback_retention_days: int = Field(90, ge=1, description="Days a rating from the chat (with its question, user name and comment) is kept in `<data_dir>/feedback.jsonl`; older entries are deleted, so exports never contain them.")
 
     host: str = Field("127.0.0.1", description="Address `beacon serve` binds to.")
     port: int = Field(7860, description="Port `beacon serve` listens on.")

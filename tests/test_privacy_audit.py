@@ -74,3 +74,58 @@ def test_cli_changes_are_audited_as_the_local_user(data_dir, article_markdown):
     assert result.exit_code == 0, result.output
     [entry] = [json.loads(line) for line in (data_dir / "audit.jsonl").read_text(encoding="utf-8").splitlines()]
     assert entry["action"] == "added" and entry["actor"].startswith("local")
+
+
+# -- feedback: private files and retention, like the chat log -------------------------------------
+def thumbs_down(question: str):
+    from assistant.models import Answer
+
+    return Answer(question=question, answer="Prevention, protection and prosecution.", refused=False)
+
+
+def test_feedback_and_its_export_are_owner_only(data_dir, tmp_path):
+    from assistant.feedback import feedback_store
+
+    settings = Settings(data_dir=data_dir)
+    feedback_store(settings).record(thumbs_down(SECRET_QUESTION), "down", reason="other", comment="my name is Ana", user="tina")
+    assert (data_dir / "feedback.jsonl").stat().st_mode & 0o077 == 0, "feedback names users and their questions"
+    out = tmp_path / "qa" / "cases.jsonl"
+    result = CliRunner().invoke(app, ["--data-dir", str(data_dir), "feedback", "export", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert SECRET_QUESTION in out.read_text(encoding="utf-8")
+    assert out.stat().st_mode & 0o077 == 0, "the export holds the same personal data"
+
+
+def test_feedback_written_world_readable_by_an_older_version_becomes_owner_only(tmp_path):
+    from assistant.feedback import FeedbackStore
+
+    path = tmp_path / "feedback.jsonl"
+    path.write_text("", encoding="utf-8")
+    path.chmod(0o644)
+    FeedbackStore(path).record(thumbs_down("What are the 3 Ps?"), "up")
+    assert path.stat().st_mode & 0o077 == 0
+
+
+def test_feedback_older_than_the_retention_is_deleted_and_never_exported(tmp_path):
+    from assistant.feedback import FeedbackStore
+
+    store = FeedbackStore(tmp_path / "feedback.jsonl", retention_days=30)
+    store.record(thumbs_down("old question?"), "down", reason="other")
+    store.record(thumbs_down("recent question?"), "down", reason="other")
+    records = [json.loads(line) for line in store.path.read_text(encoding="utf-8").splitlines()]
+    records[0]["created_at"] = (datetime.now(timezone.utc) - timedelta(days=31)).isoformat(timespec="seconds")
+    records[1]["created_at"] = (datetime.now(timezone.utc) - timedelta(days=29)).isoformat(timespec="seconds")
+    store.path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+
+    out = tmp_path / "cases.jsonl"
+    assert store.export_eval_cases(out) == 1
+    assert "old question?" not in out.read_text(encoding="utf-8")
+    assert "old question?" not in store.path.read_text(encoding="utf-8"), "expired entries are deleted, not just hidden"
+    assert [e.question for e in store.entries()] == ["recent question?"]
+
+
+def test_feedback_retention_is_a_setting(data_dir, monkeypatch):
+    from assistant.feedback import feedback_store
+
+    monkeypatch.setenv("BEACON_FEEDBACK_RETENTION_DAYS", "7")
+    assert feedback_store(Settings(data_dir=data_dir)).journal.retention == timedelta(days=7)
