@@ -16,6 +16,7 @@ from typing import Callable
 import yaml
 
 from assistant.errors import IngestError, UnsupportedFormat
+from ingest.html_nesting import cap_nesting, too_deep
 
 # Extension -> format name. Everything else is refused with UnsupportedFormat.
 EXTENSIONS = {
@@ -71,17 +72,22 @@ def format_for(name: str) -> str:
 
 
 def decode_text(data: bytes) -> str:
-    """UTF-8 when it is, otherwise the encoding charset-normalizer finds most likely."""
+    """UTF-8 when it is, otherwise the encoding charset-normalizer finds most likely.
+
+    Bytes with NULs are never taken as UTF-8: UTF-16/32 text without a byte-order mark is
+    valid UTF-8 when it is mostly ASCII ("T\\x00h\\x00e\\x00"), but no document holds NULs.
+    """
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+    if b"\x00" not in data:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
-    if best is None:
+    if best is None or "\x00" in str(best):
         raise IngestError("The file is not readable text in any known encoding; save it as UTF-8 and ingest it again.")
     return str(best)
 
@@ -187,11 +193,15 @@ HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I
 
 
 def _strip_hidden(html: str) -> str:
-    """Drop scripts, styles and hidden elements before extraction: none of it is content."""
+    """Drop scripts, styles and hidden elements before extraction: none of it is content.
+    A page nested deeper than the parser goes is first rewritten with its nesting capped."""
     import lxml.html
 
     try:
-        root = lxml.html.fromstring(html)
+        parser = lxml.html.HTMLParser()
+        root = lxml.html.fromstring(html, parser=parser)
+        if too_deep(parser.error_log):
+            root = lxml.html.fromstring(cap_nesting(html))
     except Exception:  # lxml raises several types on junk
         return html
     for el in root.xpath("//script|//style|//noscript|//template|//*[@hidden]|//*[@aria-hidden='true']"):
@@ -210,10 +220,23 @@ def load_html(data: bytes) -> LoadedDocument:
     if not text or not text.strip():
         raise IngestError("No readable text found in this HTML page (is it empty or built by JavaScript?).")
     meta = trafilatura.extract_metadata(html)
-    sections = sections_from_lines(text, markdown=True)
+    # trafilatura writes Markdown: headings become sections first, then its backslash escapes
+    # (\_, \<, \# ...) are undone, since Beacon stores and quotes plain text.
+    sections = [
+        Section([unescape_markdown(h) for h in s.headings], unescape_markdown(s.text), s.page)
+        for s in sections_from_lines(text, markdown=True)
+    ]
     first_heading = next((s.headings[0] for s in sections if s.headings), "")
-    title = (meta.title if meta and meta.title else "") or first_heading or _first_line_title(text)
+    title = (meta.title if meta and meta.title else "") or first_heading or unescape_markdown(_first_line_title(text))
     return LoadedDocument("html", title, sections)
+
+
+MARKDOWN_ESCAPE_RE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def unescape_markdown(text: str) -> str:
+    """Text with Markdown's backslash escapes of ASCII punctuation undone (`\\_` -> `_`)."""
+    return MARKDOWN_ESCAPE_RE.sub(r"\1", text)
 
 
 # --- PDF --------------------------------------------------------------------------------------

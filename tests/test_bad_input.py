@@ -187,3 +187,48 @@ def test_file_urls_and_private_addresses_are_refused(tmp_path):
     assert [r.status for r in reports] == ["failed"] * 3
     assert "http(s)" in reports[0].error
     assert "BEACON_ALLOW_PRIVATE_URLS" in reports[1].error and "BEACON_ALLOW_PRIVATE_URLS" in reports[2].error
+
+
+# -- encodings and markup --------------------------------------------------------------------------
+UTF16_TEXT = (
+    "The participating States commit to prevent trafficking in human beings.\n\n"
+    "Article 2\n\nProtection of victims comes first: they receive shelter, medical care and legal advice.\n"
+)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_utf16_and_utf32_text_without_a_byte_order_mark(beacon, tmp_path, encoding):
+    path = tmp_path / f"no-bom-{encoding}.txt"
+    path.write_bytes(UTF16_TEXT.encode(encoding))
+    (report,) = beacon.ingest([str(path)])
+    assert report.status == "added", report.error
+    stored = " ".join(c["text"] for c in beacon.document_chunks(report.doc_id))
+    assert "\x00" not in stored and "\x00" not in report.title
+    assert "Protection of victims comes first" in stored
+
+
+def test_html_text_has_no_markdown_escapes(beacon, tmp_path):
+    path = tmp_path / "escapes.html"
+    path.write_text(
+        "<html><head><title>Reporting form</title></head><body><article><h1>Reporting form</h1>"
+        "<p>Fill in the field case_reference_number when fewer than 3 < 5 victims are identified [see annex].</p>"
+        "<p>Mark urgent cases with *priority* and keep the file name report_2024_final.pdf.</p>"
+        "<p># 12 is the form number, not a heading.</p>"
+        "</article></body></html>",
+        encoding="utf-8",
+    )
+    (report,) = beacon.ingest([str(path)])
+    assert report.status == "added", report.error
+    stored = " ".join(c["text"] for c in beacon.document_chunks(report.doc_id))
+    assert "case_reference_number" in stored and "3 < 5 victims" in stored and "[see annex]" in stored
+    assert "report_2024_final.pdf" in stored and "# 12 is the form number" in stored
+    assert "\\" not in stored
+
+
+def test_deeply_nested_page_keeps_its_sentence(beacon, tmp_path):
+    path = tmp_path / "nested.html"
+    sentence = "Labour inspectors must be trained to recognise the indicators of forced labour."
+    path.write_text("<html><body>" + "<div>" * 10_000 + f"<p>{sentence}</p>" + "</div>" * 10_000 + "</body></html>", encoding="utf-8")
+    (report,) = beacon.ingest([str(path)])
+    assert report.status == "added", report.error
+    assert sentence in " ".join(c["text"] for c in beacon.document_chunks(report.doc_id))
