@@ -72,6 +72,7 @@ class Ingestor:
             if on_progress:
                 on_progress(len(reports), total, report)
 
+        downloads = self._download(refs)  # before the write lock: a slow server must not hold the library
         with self.store.write_lock(), ThreadPoolExecutor(1, thread_name_prefix="beacon-ingest-writer") as writer:
             # Documents are parsed one by one but embedded in groups: small per-document encode
             # calls waste most of the model's batching. Each document is still written (and
@@ -96,7 +97,7 @@ class Ingestor:
                     pending.append(writer.submit(self._write_group, ready, done))
 
             for ref in refs:
-                prepared = self._guarded(ref, lambda: self._prepare(ref))
+                prepared = self._guarded(ref, lambda: self._prepare(ref, downloads))
                 if isinstance(prepared, IngestReport):
                     flush()
                     settle()
@@ -140,10 +141,25 @@ class Ingestor:
         for p in ready:
             done(self._guarded(p.ref, lambda p=p: self._write(p)))
 
-    def _prepare(self, ref: SourceRef) -> "Prepared | IngestReport":
+    def _download(self, refs: list[SourceRef]) -> dict[str, tuple[bytes, str] | Exception]:
+        """Body and format (or the error, reported with its document) of every URL among the
+        sources, each within its deadline; bodies stay in memory (each under BEACON_MAX_FILE_MB)."""
+        downloads: dict[str, tuple[bytes, str] | Exception] = {}
+        for ref in refs:
+            if ref.is_url and ref.url not in downloads:
+                try:
+                    downloads[ref.url] = fetch_url(ref.url, self._max_bytes, self.settings.fetch_timeout_s, self.settings.allow_private_urls)
+                except Exception as exc:  # reported by `_guarded` like any other failure of this document
+                    downloads[ref.url] = exc
+        return downloads
+
+    def _prepare(self, ref: SourceRef, downloads: dict[str, tuple[bytes, str] | Exception]) -> "Prepared | IngestReport":
         doc_id = ref.doc_id
         if ref.is_url:
-            data, fmt = fetch_url(ref.url, self._max_bytes, self.settings.fetch_timeout_s, self.settings.allow_private_urls)
+            downloaded = downloads[ref.url]
+            if isinstance(downloaded, Exception):
+                raise downloaded
+            data, fmt = downloaded
         else:
             data, fmt = read_file(ref, self._max_bytes)
         sha = hashlib.sha256(data).hexdigest()

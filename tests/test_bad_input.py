@@ -232,3 +232,181 @@ def test_deeply_nested_page_keeps_its_sentence(beacon, tmp_path):
     (report,) = beacon.ingest([str(path)])
     assert report.status == "added", report.error
     assert sentence in " ".join(c["text"] for c in beacon.document_chunks(report.doc_id))
+
+
+# -- URL fetching: deadline, write lock, addresses ---------------------------------------------------
+class DripHandler(http.server.BaseHTTPRequestHandler):
+    """Answers at once, then sends its body one byte every 0.2 s (for at most 20 s)."""
+
+    def do_GET(self):  # noqa: N802 - http.server naming
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        try:
+            for _ in range(100):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:
+            pass  # the client gave up, as it should
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_slow_drip_server_cannot_hold_a_fetch_beyond_its_deadline(beacon):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), DripHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        start = time.monotonic()
+        (report,) = beacon.ingest([f"http://127.0.0.1:{server.server_address[1]}/drip.txt"])
+        elapsed = time.monotonic() - start
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert report.status == "failed" and "within 2 s" in report.error and "BEACON_FETCH_TIMEOUT_S" in report.error
+    assert elapsed < 4, f"the fetch took {elapsed:.1f} s with BEACON_FETCH_TIMEOUT_S=2"
+
+
+def test_the_write_lock_is_taken_only_after_the_download(tmp_path):
+    from assistant.errors import StoreLocked
+
+    requested, release = threading.Event(), threading.Event()
+
+    class HeldHandler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server naming
+            requested.set()
+            release.wait(10)
+            body = b"<html><body><article><p>Shelters must be open to all presumed victims of trafficking, whatever their status.</p></article></body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HeldHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    beacon = build_assistant(Settings(data_dir=tmp_path / "data", allow_private_urls=True, fetch_timeout_s=15))
+    reports = []
+    ingest = threading.Thread(target=lambda: reports.extend(beacon.ingest([f"http://127.0.0.1:{server.server_address[1]}/page.html"])))
+    ingest.start()
+    try:
+        assert requested.wait(10)
+        try:
+            with beacon.store.write_lock():
+                pass  # another writer (a removal, a CLI ingest) is not blocked by a download
+        except StoreLocked:
+            pytest.fail("the library's write lock was held while a URL was still downloading")
+    finally:
+        release.set()
+        ingest.join(30)
+        server.shutdown()
+        server.server_close()
+    assert [r.status for r in reports] == ["added"], reports
+
+
+NON_PUBLIC = [
+    "100.64.0.1", "100.100.100.200", "10.1.2.3", "172.16.0.1", "192.168.1.1", "127.0.0.1", "127.1.2.3", "169.254.169.254",
+    "0.0.0.0", "224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255", "198.18.0.1",
+    "::1", "::", "fe80::1", "fc00::1", "fd00:ec2::254", "ff02::1", "::ffff:127.0.0.1", "::ffff:100.64.0.1", "2002:7f00:1::",
+]
+
+
+@pytest.mark.parametrize("address", NON_PUBLIC)
+def test_every_non_public_address_is_refused(address):
+    import ipaddress
+
+    from ingest.sources import non_public_reason
+
+    assert non_public_reason(ipaddress.ip_address(address)), address
+
+
+@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"])
+def test_public_addresses_are_allowed(address):
+    import ipaddress
+
+    from ingest.sources import non_public_reason
+
+    assert non_public_reason(ipaddress.ip_address(address)) is None
+
+
+def run_without_network(script: str) -> dict:
+    """Run Python in a network namespace of its own (only its own loopback exists), so whatever
+    it tries to reach, no packet leaves this machine."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode != 0:
+        pytest.skip("needs `unshare -rn` (user and network namespaces)")
+    command = f"ip link set lo up 2>/dev/null; exec {sys.executable} -c \"$0\""
+    done = subprocess.run(["unshare", "-rn", "sh", "-c", command, script], capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[1])
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_shared_and_multicast_addresses_are_refused_before_any_connection():
+    urls = ["http://100.64.0.1/latest/meta-data", "http://100.100.100.200/latest", "http://224.0.0.1/x.html", "http://[::ffff:100.64.0.1]/x.html", "http://[ff02::1]/x.html"]
+    script = f"""
+import json
+from ingest.sources import fetch_url
+errors = {{}}
+for url in {urls!r}:
+    try:
+        fetch_url(url, 1_000_000, 5, allow_private=False)
+        errors[url] = "fetched"
+    except Exception as exc:
+        errors[url] = str(exc)
+print(json.dumps(errors))
+"""
+    for url, error in run_without_network(script).items():
+        assert "BEACON_ALLOW_PRIVATE_URLS" in error, (url, error)
+
+
+def test_the_connection_goes_to_the_address_that_was_checked():
+    """A name that resolves to a public address when checked and to loopback when connecting
+    (DNS rebinding) must not reach the loopback server."""
+    script = """
+import http.server, json, socket, threading
+from ingest.sources import fetch_url
+
+hits = []
+
+class Secret(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        hits.append(self.path)
+        body = b"internal secret"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Secret)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+port = server.server_address[1]
+answers = iter(["93.184.216.34"] + ["127.0.0.1"] * 10)  # the rebinding name server: public first, then loopback
+real_getaddrinfo = socket.getaddrinfo
+
+def rebinding_getaddrinfo(host, *args, **kwargs):
+    if host == "rebind.example":
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
+    return real_getaddrinfo(host, *args, **kwargs)
+
+socket.getaddrinfo = rebinding_getaddrinfo
+try:
+    fetch_url(f"http://rebind.example:{port}/secret.txt", 1_000_000, 5, allow_private=False)
+    outcome = "fetched"
+except Exception as exc:
+    outcome = str(exc)
+print(json.dumps({"outcome": outcome, "hits": hits}))
+"""
+    result = run_without_network(script)
+    assert result["hits"] == [], "the loopback server was reached through a rebinding name"
+    assert result["outcome"] != "fetched"
