@@ -28,6 +28,7 @@ import yaml
 from assistant.errors import InvalidInput
 
 RUN_WORDS = 8
+TITLE_WORDS = frozenset("a an the of in on at to for and or against with especially by from".split())
 BRIEF_SUFFIXES = (".md",)
 LIBRARY_SUFFIXES = (".md", ".txt")
 
@@ -60,8 +61,9 @@ WEAKENERS = re.compile(r"\b(consider(?:s|ing|ation)?|endeavou?r|tr(?:y|ies)|seek
 CITATION_RE = re.compile(r"\bArt(?:icle)?s?\.?\s+(\d+)((?:\(\d+\))?)((?:\([a-z]\))?)((?:\s*[–-]\s*\([a-z]\))?)")
 QUOTE_RE = re.compile(r"\"[^\"\n]*\"|“[^”\n]*”|«[^»\n]*»")
 FIGURE_RE = re.compile(r"(?:US\$|USD\s?|\$|€)?(\d[\d,]*(?:\.\d+)?)\s+(million|billion)\b", re.I)
-DAY_DATE_RE = re.compile(r"\b(\d{1,2})(?:[–-]\d{1,2})?\s+(" + "|".join(MONTHS) + r")\s+((?:19|20)\d{2})\b", re.I)
+DAY_DATE_RE = re.compile(r"\b(\d{1,2})(?:[–-](\d{1,2}))?\s+(" + "|".join(MONTHS) + r")\s+((?:19|20)\d{2})\b", re.I)
 MONTH_DATE_RE = re.compile(r"\b(" + "|".join(MONTHS) + r")\s+((?:19|20)\d{2})\b", re.I)
+RANGE_END_RE = re.compile(r"(?:\d\s*[–-]\s*|\bto\s+(?:\d{1,2}\s+)?|\buntil\s+(?:\d{1,2}\s+)?)$")
 YEAR_RE = re.compile(r"(?<![/\d.-])((?:19|20)\d{2})(?![/\d])")
 
 
@@ -202,7 +204,17 @@ def split_sentences(body: str, first_line: int) -> list[Sentence]:
 
 
 def words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+(?:['’][a-z]+)?", text.lower().replace("’", "'"))
+    return [w.lower() for w in raw_words(text)]
+
+
+def raw_words(text: str) -> list[str]:
+    return re.findall(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?", text.replace("’", "'"))
+
+
+def is_name(tokens: list[str]) -> bool:
+    """A run that is mostly capitalised words (a title or an office) names something; it is not prose."""
+    significant = [t for t in tokens if t.lower() not in TITLE_WORDS]
+    return bool(significant) and sum(t[0].isupper() for t in significant) >= 0.75 * len(significant)
 
 
 def content_stems(text: str) -> set[str]:
@@ -340,7 +352,8 @@ def check_copied(brief: Brief, grams: dict[tuple[str, ...], str]) -> list[Findin
         if in_sources:
             continue
         for segment in unquoted_segments(line):
-            tokens = words(segment)
+            shown = raw_words(segment)
+            tokens = [t.lower() for t in shown]
             i = 0
             while i + RUN_WORDS <= len(tokens):
                 source = grams.get(tuple(tokens[i: i + RUN_WORDS]))
@@ -350,7 +363,10 @@ def check_copied(brief: Brief, grams: dict[tuple[str, ...], str]) -> list[Findin
                 end = i + RUN_WORDS
                 while end < len(tokens) and tuple(tokens[end - RUN_WORDS + 1: end + 1]) in grams:
                     end += 1
-                run = " ".join(tokens[i:end])
+                run = " ".join(shown[i:end])
+                if is_name(shown[i:end]):
+                    i = end
+                    continue
                 findings.append(Finding("copied", brief.body_start + offset, f"{end - i} consecutive words also in {source}: put the wording in quotation marks with its article, or say it in your own words", run, source))
                 i = end
     return findings
@@ -406,10 +422,13 @@ def dates_in(text: str) -> list[tuple[int, int, str]]:
     """(year, month, text) of each date; a bare year counts as January of that year."""
     found = []
     for m in MONTH_DATE_RE.finditer(text):
-        found.append((int(m.group(2)), MONTHS[m.group(1).lower()], m.group(0)))
+        found.append((int(m.group(2)), MONTHS[m.group(1).lower()], m.group(0), m.start()))
+    spans = [range(m.start(), m.end()) for m in MONTH_DATE_RE.finditer(text)]
     for m in YEAR_RE.finditer(text):
-        found.append((int(m.group(1)), 1, m.group(0)))
-    return found
+        if not any(m.start() in span for span in spans):
+            found.append((int(m.group(1)), 1, m.group(0), m.start()))
+    # The end of a period ("2023–2025", "to 31 March 2025") is often a plan, not a reported fact.
+    return [(y, mo, shown) for y, mo, shown, at in found if not RANGE_END_RE.search(text[max(0, at - 12): at])]
 
 
 def check_as_of(brief: Brief) -> list[Finding]:
@@ -429,32 +448,32 @@ def check_as_of(brief: Brief) -> list[Finding]:
 
 
 def figures_in(sentence: Sentence) -> list[tuple[str, set[str], str]]:
-    """(figure, the words that say what it counts, excerpt) for each million/billion figure."""
+    """(figure, the words around it that say what it counts, excerpt) for each million/billion figure."""
     found = []
     for m in FIGURE_RE.finditer(sentence.text):
         figure = f"{m.group(1).replace(',', '')} {m.group(2).lower()}"
-        after = re.split(r"[,;:.()]|\band\b|\bwhile\b|\bof which\b|\bworldwide\b|\ba year\b", sentence.text[m.end():])[0]
-        described = content_stems(" ".join(after.split()[:5]))
-        if not described:
-            before = re.split(r"[,;:()]|\band\b", sentence.text[: m.start()])[-1]
-            described = content_stems(" ".join(before.split()[-4:]))
+        after = re.split(r"[,;:.()]|\band\b|\bwhile\b|\bwhich\b|\bworldwide\b", sentence.text[m.end():])[0]
+        before = re.split(r"[,;:()]|\band\b|\bwhich\b", sentence.text[: m.start()])[-1]
+        described = content_stems(" ".join(before.split()[-4:] + after.split()[:8])) - {"milli", "billi"}
         if described:
             found.append((figure, described, sentence.text[max(0, m.start() - 40): m.end() + 40].strip()))
     return found
 
 
 def check_figures(briefs: list[Brief]) -> dict[str, list[Finding]]:
-    seen: dict[str, list[tuple[Brief, Sentence, set[str], str]]] = {}
+    """A figure whose descriptions in one brief share no word with those in another brief."""
+    seen: dict[str, dict[str, tuple[set[str], Sentence, str]]] = {}
     for brief in briefs:
         for sentence in brief.sentences:
             for figure, described, excerpt in figures_in(sentence):
-                seen.setdefault(figure, []).append((brief, sentence, described, excerpt))
+                pooled, first, shown = seen.setdefault(figure, {}).get(brief.name, (set(), sentence, excerpt))
+                seen[figure][brief.name] = (pooled | described, first, shown)
     findings: dict[str, list[Finding]] = {}
     for figure, uses in seen.items():
-        for brief, sentence, described, excerpt in uses:
-            for other, _, other_described, other_excerpt in uses:
-                if other is not brief and not described & other_described:
-                    findings.setdefault(brief.name, []).append(Finding("figure", sentence.line, f"{figure} is described differently in {other.name} (\"{other_excerpt}\"): say what the figure counts the same way in both", excerpt, other.name))
+        for name, (described, sentence, excerpt) in uses.items():
+            for other, (other_described, _, other_excerpt) in uses.items():
+                if other != name and not described & other_described:
+                    findings.setdefault(name, []).append(Finding("figure", sentence.line, f"{figure} is described differently in {other} (\"{other_excerpt}\"): say what the figure counts the same way in both", excerpt, other))
                     break
     return findings
 
@@ -465,7 +484,7 @@ def check_cross_brief(briefs: list[Brief]) -> dict[str, list[Finding]]:
     for brief in briefs:
         for sentence in brief.sentences:
             stems = content_stems(DAY_DATE_RE.sub(" ", sentence.text)) - set(MONTHS) - {m[:5] for m in MONTHS}
-            days = {(m.group(1), m.group(2).lower(), m.group(3)) for m in DAY_DATE_RE.finditer(sentence.text)}
+            days = {(d, m.group(3).lower(), m.group(4)) for m in DAY_DATE_RE.finditer(sentence.text) for d in m.group(1, 2) if d}
             symbols = set(re.findall(r"\b[A-Z]{2,}\.[A-Z]{2,}/\d+/\d+\b|\bPC\.DEC/\d+\b", sentence.text))
             stated.append((brief, sentence, stems, days, symbols, strength(sentence.text)))
     findings: dict[str, list[Finding]] = {}
