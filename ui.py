@@ -405,35 +405,47 @@ class BeaconUI:
         )
 
     def _ingest(self, inputs: list[str], failed: list[IngestReport], progress: gr.Progress, query: str, actor: str = ""):
-        if inputs:
-            progress((0, len(inputs)), desc="Starting")
+        return self._ingest_view(failed + self._run_ingest(inputs, progress, actor), query)
 
-            def on_progress(done: int, total: int, report: IngestReport) -> None:
-                progress((done, total), desc=f"{report.status}: {display_source(report.source)[:60]}")
+    def _run_ingest(self, inputs: list[str], progress: gr.Progress, actor: str) -> list[IngestReport]:
+        if not inputs:
+            return []
+        progress((0, len(inputs)), desc="Starting")
 
-            try:
-                reports = failed + self.beacon.ingest(inputs, on_progress, actor=actor)
-            except BeaconError as exc:
-                raise _fail(exc) from exc
-        else:
-            reports = failed
+        def on_progress(done: int, total: int, report: IngestReport) -> None:
+            progress((done, total), desc=f"{report.status}: {display_source(report.source)[:60]}")
+
+        try:
+            return self.beacon.ingest(inputs, on_progress, actor=actor)
+        except BeaconError as exc:
+            raise _fail(exc) from exc
+
+    def _ingest_view(self, reports: list[IngestReport], query: str):
         table, dropdown, caption = self._documents(query)
         status = {"headers": STATUS_HEADERS, "data": format_reports(reports)}
         return summarize_reports(reports), status, table, dropdown, caption
 
     def ingest_files(self, files: list | None, query: str, request: gr.Request, progress=gr.Progress()):
-        """Save the uploads under <data_dir>/uploads with safe names, then ingest them."""
+        """Save the uploads under <data_dir>/uploads with safe, distinct names, then ingest them;
+        an upload that fails is removed again (or the version it replaced put back)."""
         name = self.access.require(request, "library")
         if not files:
             raise _error("Choose one or more files to upload first.", title="Library")
-        paths, failed = [], []
+        uploads, failed = [], []
         for f in files:
             uploaded = Path(getattr(f, "name", None) or str(f))
             try:
-                paths.append(str(self.workspace.save_upload(uploaded.name, uploaded)))
+                uploads.append(self.workspace.save_upload(uploaded.name, uploaded))
             except (BeaconError, OSError) as exc:
                 failed.append(IngestReport(source=uploaded.name, status="failed", error=str(exc)))
-        return (*self._ingest(paths, failed, progress, query, actor=name), None)
+        reports = []
+        try:
+            reports = self._run_ingest([str(u.path) for u in uploads], progress, actor=name)
+        finally:
+            status = {r.source: r.status for r in reports}
+            for upload in uploads:
+                self.workspace.settle_upload(upload, ingested=status.get(str(upload.path), "failed") != "failed")
+        return (*self._ingest_view(failed + reports, query), None)
 
     def add_url(self, url: str, query: str, request: gr.Request, progress=gr.Progress()):
         name = self.access.require(request, "library")

@@ -5,21 +5,38 @@
     <data_dir>/eval-runs/<time>-<dataset>/   one folder per evaluation run (report.html, PNGs)
 
 Names that come from a browser are reduced to a plain file name: directories are dropped,
-`..` is refused and unusual characters become `_`, so an upload can never land outside its
-folder. The URL box accepts only http(s) URLs, so it cannot be used to ingest server files.
+`..` is refused and characters other than letters (of any script), digits, ` `, `.`, `_` and
+`-` become `_`, so an upload can never land outside its folder. A name that had to change
+gets a short hash of the original, so two different names never share a file (`отчет.md` and
+`доклад.md` stay two documents; a same-name upload is a new version of the same document).
+Only the document types Beacon reads are stored. The URL box accepts only http(s) URLs, so it
+cannot be used to ingest server files.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import shutil
+import unicodedata
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from assistant.errors import InvalidInput
+from ingest.loaders import format_for
 
-MAX_NAME_CHARS = 120
+MAX_NAME_BYTES = 200  # file systems allow 255 bytes; letters of other scripts take 2-4 each
+UPLOADS_DIR_NAME = "uploads"
+NAME_HASH_CHARS = 8
+HASHED_NAME_RE = re.compile(rf"-[0-9a-f]{{{NAME_HASH_CHARS}}}(\.[^.]*)?$")
+
+
+def uploads_dir(data_dir: Path) -> Path:
+    """Where uploaded documents are kept; a document stored here is Beacon's own copy."""
+    return Path(data_dir) / UPLOADS_DIR_NAME
 
 
 def safe_file_name(name: str) -> str:
@@ -28,15 +45,21 @@ def safe_file_name(name: str) -> str:
     parts = PureWindowsPath(raw).parts + PurePosixPath(raw).parts
     if any(part == ".." for part in parts):
         raise InvalidInput(f"Refusing the file name {name!r}: it points outside the upload folder.")
-    base = re.split(r"[\\/]", raw)[-1]
-    base = re.sub(r"[^A-Za-z0-9._ -]+", "_", base).strip(" .")
+    original = unicodedata.normalize("NFC", re.split(r"[\\/]", raw)[-1])
+    base = re.sub(r"[^\w. -]+", "_", original).strip(" .")
     base = re.sub(r"\s+", " ", base)
     if not base or base in (".", ".."):
         raise InvalidInput(f"Refusing the file name {name!r}: nothing usable is left of it.")
-    if len(base) > MAX_NAME_CHARS:
-        stem, dot, ext = base.rpartition(".")
-        base = (stem[: MAX_NAME_CHARS - len(ext) - 1] + dot + ext) if dot and len(ext) <= 10 else base[:MAX_NAME_CHARS]
-    return base
+    if base == original and len(base.encode("utf-8")) <= MAX_NAME_BYTES and not HASHED_NAME_RE.search(base):
+        return base
+    # The name changed: add a hash of the original, so that no other name can map to this one.
+    stem, dot, ext = base.rpartition(".")
+    if not dot or len(ext) > 10:
+        stem, dot, ext = base, "", ""
+    digest = hashlib.sha256(original.encode("utf-8")).hexdigest()[:NAME_HASH_CHARS]
+    room = MAX_NAME_BYTES - len(ext.encode("utf-8")) - NAME_HASH_CHARS - 2
+    stem = stem.encode("utf-8")[:room].decode("utf-8", errors="ignore")
+    return f"{stem}-{digest}{dot}{ext}"
 
 
 def checked_url(text: str) -> str:
@@ -48,12 +71,19 @@ def checked_url(text: str) -> str:
     return url
 
 
+class Upload(NamedTuple):
+    """An uploaded document in uploads/, and the file it replaced (kept aside until settled)."""
+
+    path: Path
+    previous: Path | None = None
+
+
 class Workspace:
     """The UI's folders under one data dir; nothing is created until it is written to."""
 
     def __init__(self, data_dir: Path):
         self.data_dir = Path(data_dir)
-        self.uploads = self.data_dir / "uploads"
+        self.uploads = uploads_dir(self.data_dir)
         self.eval_datasets_dir = self.data_dir / "eval-datasets"
         self.eval_runs = self.data_dir / "eval-runs"
 
@@ -65,9 +95,28 @@ class Workspace:
         shutil.copyfile(source, target)
         return target
 
-    def save_upload(self, name: str, source: Path) -> Path:
-        """Copy an uploaded file into uploads/ under its sanitized name (a same-name upload replaces it)."""
-        return self._save(self.uploads, name, source)
+    def save_upload(self, name: str, source: Path) -> "Upload":
+        """Copy an uploaded document into uploads/ under its safe name. A same-name upload is a
+        new version: the previous file is kept aside until `settle_upload` says how it went."""
+        format_for(name)  # only documents Beacon reads are stored
+        target = self.uploads / safe_file_name(name)
+        previous = None
+        if target.is_file():
+            previous = target.with_name(f".{target.name}.previous")
+            os.replace(target, previous)
+        return Upload(self._save(self.uploads, name, source), previous)
+
+    @staticmethod
+    def settle_upload(upload: "Upload", ingested: bool) -> None:
+        """Keep an upload its document was ingested from; otherwise put back what was there
+        before (nothing, or the previous version), so a failed upload leaves no file behind."""
+        if ingested:
+            if upload.previous is not None:
+                upload.previous.unlink(missing_ok=True)
+        elif upload.previous is not None:
+            os.replace(upload.previous, upload.path)
+        else:
+            upload.path.unlink(missing_ok=True)
 
     def save_eval_dataset(self, name: str, source: Path) -> Path:
         if not name.lower().endswith(".jsonl"):

@@ -11,6 +11,7 @@ import hashlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -21,6 +22,7 @@ from assistant.models import Chunk, IngestReport
 from assistant.settings import Settings
 from assistant.store import ChunkStore
 from assistant.text import index_text
+from assistant.workspace import uploads_dir
 from ingest.chunking import chunk_document, chunking_signature
 from ingest.loaders import load_bytes
 from ingest.metadata import document_metadata
@@ -246,4 +248,12 @@ class Ingestor:
             removed = 0
             for doc in matches:
                 removed += self.store.delete_document(doc.doc_id)
+                self._remove_upload(doc.source)
             return ", ".join(d.doc_id for d in matches), removed
+
+    def _remove_upload(self, source: str) -> None:
+        """Delete Beacon's own copy of an uploaded document; files elsewhere are the user's."""
+        uploads = uploads_dir(self.settings.data_dir).resolve()
+        path = Path(source).resolve()
+        if path.parent == uploads and path.is_file():
+            path.unlink()
