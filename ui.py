@@ -12,6 +12,8 @@ Safety rules the code below keeps:
   Markdown component keeps `sanitize_html=True` as a second line of defence.
 - Browser-supplied file names go through `assistant.workspace`, and the URL box accepts
   only http(s) URLs, so neither can reach files on the server.
+- Gradio's own upload endpoint is closed to roles without an upload box (`RequestGuard`), and
+  failed sign-ins are throttled per account and per address (`LoginThrottle`).
 """
 
 import html
@@ -19,14 +21,18 @@ import ipaddress
 import re
 import shutil
 import tempfile
+from contextvars import ContextVar
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
+from starlette.requests import HTTPConnection
+from starlette.responses import PlainTextResponse
 
 from assistant.errors import BeaconError, ConfigError, InvalidInput
 from assistant.feedback import REASONS, FeedbackStore, feedback_store
 from assistant.models import Answer, DocumentSummary, IngestReport
-from assistant.users import UserStore, can, users_file
+from assistant.users import LoginThrottle, UserStore, can, users_file
 from assistant.workspace import Workspace, checked_url
 
 EXAMPLES = [
@@ -35,8 +41,8 @@ EXAMPLES = [
     "How does the Palermo Protocol define trafficking in persons?",
 ]
 SOURCES_PLACEHOLDER = "<p class='beacon-muted'>Sources of the latest answer appear here; click a [n] marker in an answer to jump to its source.</p>"
-CAPABILITY_LABELS = {"chat": "the chat", "feedback": "feedback", "library": "the library", "evals": "evaluations"}
-REQUIRED_ROLES = {"chat": "any signed-in user", "feedback": "any signed-in user", "library": "trainer or admin", "evals": "qa or admin"}
+CAPABILITY_LABELS = {"chat": "the chat", "feedback": "feedback", "library": "the library", "evals": "evaluations", "upload": "uploading files"}
+REQUIRED_ROLES = {"chat": "any signed-in user", "feedback": "any signed-in user", "library": "trainer or admin", "evals": "qa or admin", "upload": "trainer, qa or admin"}
 MAX_PREVIEW_CHUNKS = 60
 DOC_HEADERS = ["title", "type", "year", "chunks", "format", "source", "ingested", "doc_id"]
 STATUS_HEADERS = ["status", "document", "chunks", "detail"]
@@ -785,6 +791,43 @@ def build_app(beacon, users: UserStore | None = None, feedback: FeedbackStore | 
 
 
 # -- serving ------------------------------------------------------------------------------------
+CLIENT_ADDRESS: ContextVar[str] = ContextVar("beacon_client_address", default="")
+UPLOAD_PATH = "/gradio_api/upload"
+
+
+class RequestGuard:
+    """ASGI middleware between Gradio's server and its routes.
+
+    Gradio's own upload endpoint takes files from any signed-in user and serves them back, so a
+    trainee could store arbitrary files: it is refused to roles without an upload box. The
+    caller's address (after uvicorn's trusted-proxy handling) is noted for the login throttle.
+    """
+
+    def __init__(self, app, access: Access):
+        self.app = app
+        self.access = access
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        noted = CLIENT_ADDRESS.set((scope.get("client") or ("",))[0])
+        try:
+            if scope["method"] == "POST" and scope["path"].rstrip("/").endswith(UPLOAD_PATH) and not self._may_upload(scope):
+                message = f"Not allowed: uploading files needs the role {REQUIRED_ROLES['upload']}."
+                return await PlainTextResponse(message, status_code=403)(scope, receive, send)
+            return await self.app(scope, receive, send)
+        finally:
+            CLIENT_ADDRESS.reset(noted)
+
+    def _may_upload(self, scope) -> bool:
+        if self.access.users is None:
+            return True
+        gradio_app, cookies = scope["app"], HTTPConnection(scope).cookies
+        token = cookies.get(f"access-token-{gradio_app.cookie_id}") or cookies.get(f"access-token-unsecure-{gradio_app.cookie_id}")
+        name = gradio_app.tokens.get(token) if token else None
+        return can(self.access.users.role_of(name), "upload")
+
+
 def _is_loopback(host: str) -> bool:
     try:
         return host == "localhost" or ipaddress.ip_address(host).is_loopback
@@ -818,8 +861,10 @@ def launch(beacon, host: str = "127.0.0.1", port: int = 7860, block: bool = True
     app = build_app(beacon, users=users)
     data_dir = Path(beacon.settings.data_dir).resolve()
 
+    throttle = LoginThrottle()
+
     def authenticate(username: str, password: str) -> bool:
-        return users.verify(username, password) is not None
+        return throttle.sign_in(users, username, password, CLIENT_ADDRESS.get()) is not None
 
     app.queue(default_concurrency_limit=beacon.settings.ui_concurrency)
     app.launch(
@@ -835,6 +880,7 @@ def launch(beacon, host: str = "127.0.0.1", port: int = 7860, block: bool = True
         enable_monitoring=False,
         footer_links=[],
         max_file_size=int(beacon.settings.max_file_mb * 1024 * 1024),
+        app_kwargs={"middleware": [Middleware(RequestGuard, access=Access(users))]},
         blocked_paths=[str(data_dir), str(path.resolve())],
         theme=gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]),
         css=CSS,

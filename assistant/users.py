@@ -5,7 +5,9 @@
     password = "scrypt$16384$8$1$<salt, base64>$<hash, base64>"
 
 Roles grant capabilities (`can(role, "library")`): every role may chat and leave feedback,
-trainers manage the library, QA runs evaluations, admins do everything. The file is written
+trainers manage the library, QA runs evaluations, admins do everything; only the roles with an
+upload box (library, evals) may upload files at all. Repeated failed sign-ins slow down
+guessing: `LoginThrottle` refuses an account, or an address, for a while after too many. The file is written
 atomically with mode 0600 and re-read when it changes, so `beacon users add` takes effect in a
 running server at the next login. Passwords are never stored: only a per-user random salt
 and the scrypt hash, compared in constant time.
@@ -21,7 +23,9 @@ import os
 import re
 import secrets
 import threading
+import time
 import tomllib
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,16 +37,18 @@ CAPABILITIES = {
     "feedback": frozenset(ROLES),
     "library": frozenset({"trainer", "admin"}),
     "evals": frozenset({"qa", "admin"}),
+    "upload": frozenset({"trainer", "qa", "admin"}),  # the roles with an upload box: library or evals
 }
 USERS_FILE_NAME = "users.toml"
 MIN_PASSWORD_CHARS = 8
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 # scrypt cost: 16 MiB and ~50 ms per check; stored with each hash so it can be raised later.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+MAX_TRACKED_KEYS = 10_000  # names and addresses with recent failed sign-ins kept in memory
 
 
 def can(role: str | None, capability: str) -> bool:
-    """Whether a role may use a capability (`chat`, `feedback`, `library`, `evals`)."""
+    """Whether a role may use a capability (`chat`, `feedback`, `library`, `evals`, `upload`)."""
     return role in CAPABILITIES.get(capability, frozenset())
 
 
@@ -177,3 +183,63 @@ class UserStore:
         entry = self._load().get(name or "")
         ok = check_password(password or "", entry["password"] if entry else _dummy_hash())
         return User(name, entry["role"]) if entry and ok else None
+
+
+class LoginThrottle:
+    """Failed sign-ins per account and per address. After `account_limit` failures for one name
+    (or `address_limit` from one address) within `window_s`, that name (or address) is refused
+    without checking the password until `lockout_s` after its last failure; each further
+    failure doubles the wait, up to `window_s`. A success clears the account's failures.
+
+    Kept in memory: a restart forgets it, and each replica behind a load balancer counts alone.
+    """
+
+    def __init__(self, account_limit: int = 5, address_limit: int = 20, lockout_s: float = 30, window_s: float = 900, clock=time.monotonic):
+        self.limits = {"account": account_limit, "address": address_limit}
+        self.lockout_s, self.window_s, self.clock = lockout_s, window_s, clock
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _keys(self, name: str, address: str) -> list[tuple[str, str]]:
+        return [("account", (name or "").strip().lower()), ("address", address or "")]
+
+    def retry_after(self, name: str, address: str) -> float:
+        """Seconds before this name from this address may try again (0: now)."""
+        now = self.clock()
+        wait = 0.0
+        with self._lock:
+            for key in self._keys(name, address):
+                times = self._recent(key, now)
+                extra = len(times) - self.limits[key[0]]
+                if extra >= 0:
+                    wait = max(wait, times[-1] + min(self.lockout_s * 2**extra, self.window_s) - now)
+        return max(wait, 0.0)
+
+    def record(self, name: str, address: str, ok: bool) -> None:
+        now = self.clock()
+        account, by_address = self._keys(name, address)
+        with self._lock:
+            if ok:
+                self._failures.pop(account, None)
+                return
+            for key in (account, by_address):
+                self._failures[key] = self._recent(key, now)
+                self._failures[key].append(now)
+            if len(self._failures) > MAX_TRACKED_KEYS:  # many names tried: forget the expired ones
+                for key in [k for k, times in self._failures.items() if times[-1] < now - self.window_s]:
+                    del self._failures[key]
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        """The failures of a key within the window (a new, untracked deque for a key with none)."""
+        times = self._failures.get(key, deque())
+        while times and times[0] < now - self.window_s:
+            times.popleft()
+        return times
+
+    def sign_in(self, users: "UserStore", name: str, password: str, address: str) -> User | None:
+        """The user, when not throttled and the password is right; failures are counted."""
+        if self.retry_after(name, address) > 0:
+            return None
+        user = users.verify(name, password)
+        self.record(name, address, user is not None)
+        return user
