@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(120, ge=0, description="Characters shared by consecutive chunks of one section.")
     max_file_mb: float = Field(50, gt=0, description="Largest file or download accepted for ingestion, in MB.")
     fetch_timeout_s: float = Field(20, gt=0, description="Time limit for fetching one URL, in seconds.")
-    allow_private_urls: bool = Field(False, description="Allow ingesting URLs on loopback, link-local or private addresses.")
+    allow_private_urls: bool = Field(False, description="Allow ingesting URLs on addresses that are not public (loopback, link-local, private, shared, reserved, multicast).")
 
     top_k: int = Field(5, ge=1, le=50, description="Chunks retrieved and offered as citations per question.")
     candidates: int = Field(30, ge=1, description="Candidates taken from each of the dense and BM25 retrievers before fusion.")
