@@ -518,10 +518,14 @@ def _objects_match(text: str, other: str, duty, other_duty) -> bool:
 def check_briefs(paths: list[Path], library: list[LibraryDocument]) -> list[BriefReport]:
     """Check every brief in `paths` against `library` and against each other; one report per brief.
 
-    A library document with the same file name as a brief is that brief's earlier version and is
-    not compared with it."""
-    briefs = [read_brief(p) for p in find_briefs(paths)]
-    names = {b.name for b in briefs}
+    The other briefs in the same folders are the project's own words: they are not compared for
+    copied wording (a library document with a brief's file name is that brief, or a sibling), but
+    they take part in the checks across briefs (figures, dates, strengths)."""
+    checked = find_briefs(paths)
+    siblings = {p.resolve() for folder in {c.parent for c in checked} for p in folder.glob("*.md")} - {c.resolve() for c in checked}
+    briefs = [read_brief(p) for p in checked]
+    everyone = briefs + [read_brief(p) for p in sorted(siblings)]
+    names = {b.name for b in everyone}
     grams: dict[tuple[str, ...], str] = {}
     for doc in library:
         if doc.name in names:
@@ -529,9 +533,9 @@ def check_briefs(paths: list[Path], library: list[LibraryDocument]) -> list[Brie
         tokens = words(doc.text)
         for i in range(len(tokens) - RUN_WORDS + 1):
             grams.setdefault(tuple(tokens[i: i + RUN_WORDS]), doc.name)
-    instruments = build_instruments([d for d in library], briefs)
-    figures = check_figures(briefs)
-    cross = check_cross_brief(briefs)
+    instruments = build_instruments(library, everyone)
+    figures = check_figures(everyone)
+    cross = check_cross_brief(everyone)
     reports = []
     for brief in briefs:
         findings = check_copied(brief, grams) + check_modal(brief, instruments) + check_as_of(brief)

@@ -106,3 +106,14 @@ def test_cli_reports_per_brief_as_json_and_exits_1_when_flagged(tmp_path):
     assert [f["check"] for f in nrm["findings"]] == ["as_of"] and "January 2023" in nrm["findings"][0]["message"]
     text = CliRunner().invoke(app, ["check-briefs", str(stale), "--library", str(tmp_path / "knowledge")])
     assert text.exit_code == 1 and "as_of" in text.output
+
+
+def test_one_brief_is_checked_with_its_sibling_briefs_but_not_for_wording_they_share(tmp_path):
+    briefs = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, briefs)
+    office = briefs / "osr-cthb-office.md"
+    library = library_from_paths([briefs])  # as `beacon ingest knowledge/` would hold them
+    assert check_briefs([office], library)[0].ok
+    office.write_text(office.read_text(encoding="utf-8").replace("27.6 million people in forced labour,", "27.6 million victims of trafficking,"), encoding="utf-8")
+    [report] = check_briefs([office], library)
+    assert [f.check for f in report.findings] == ["figure"] and report.findings[0].other in {"alliance-conference-24-2024.md", "prevention-labour-migration.md"}
