@@ -247,7 +247,7 @@ def strength(text: str) -> tuple[str, str] | None:
 class Instrument:
     key: str
     aliases: tuple[str, ...]
-    articles: dict[str, str] = field(default_factory=dict)  # "7" -> article text, "7(2)" etc. derived on lookup
+    articles: dict[str, str] = field(default_factory=dict)  # "7" -> article text; paragraphs and points are cut on lookup
     quoted: dict[str, list[str]] = field(default_factory=dict)  # "26" -> quotations of it found in documents
 
 
@@ -435,7 +435,7 @@ def check_as_of(brief: Brief) -> list[Finding]:
     as_of = str(brief.meta.get("as_of", "")).strip()
     match = re.fullmatch(r"(\d{4})(?:-(\d{2}))?", as_of)
     if not match:
-        return [Finding("as_of", 1, f"as_of {as_of!r} is missing or not YYYY or YYYY-MM", as_of)] if "as_of" in brief.meta or not brief.meta else []
+        return [Finding("as_of", 1, f"as_of {as_of!r} is missing or not YYYY or YYYY-MM: add the date the brief's facts were last checked", as_of)]
     stamp = (int(match.group(1)), int(match.group(2) or 12))
     latest = None
     for sentence in brief.sentences:
@@ -507,7 +507,7 @@ def _objects_match(text: str, other: str, duty, other_duty) -> bool:
     """Both duties govern the same object: the words right after each cue overlap in 2+ stems."""
     def obj(t: str) -> set[str]:
         m = CUE_RE.search(t)
-        return content_stems(" ".join(t[m.end():].split()[:12])) - {"parti", "state", "parti", "consi", "measu"} if m else set()
+        return content_stems(" ".join(t[m.end():].split()[:12])) - {"parti", "state", "consi", "measu"} if m else set()
 
     return len(obj(text) & obj(other)) >= 2
 
