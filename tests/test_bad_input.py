@@ -144,15 +144,8 @@ def test_html_scripts_styles_and_hidden_text_are_dropped(beacon, tmp_path):
         assert payload not in stored
 
 
-class SlowOrBrokenHandler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - http.server naming
-        if self.path.startswith("/slow"):
-            time.sleep(4)
-        if self.path.startswith("/error"):
-            self.send_response(500)
-            self.end_headers()
-            return
-        body = b"<html><body><p>Too late.</p></body></html>"
+class QuietHTMLHandler(http.server.BaseHTTPRequestHandler):
+    def send_html(self, body: bytes) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", str(len(body)))
@@ -161,6 +154,17 @@ class SlowOrBrokenHandler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+class SlowOrBrokenHandler(QuietHTMLHandler):
+    def do_GET(self):  # noqa: N802 - http.server naming
+        if self.path.startswith("/slow"):
+            time.sleep(4)
+        if self.path.startswith("/error"):
+            self.send_response(500)
+            self.end_headers()
+            return
+        self.send_html(b"<html><body><p>Too late.</p></body></html>")
 
 
 @pytest.fixture()
@@ -235,7 +239,7 @@ def test_deeply_nested_page_keeps_its_sentence(beacon, tmp_path):
 
 
 # -- URL fetching: deadline, write lock, addresses ---------------------------------------------------
-class DripHandler(http.server.BaseHTTPRequestHandler):
+class DripHandler(QuietHTMLHandler):
     """Answers at once, then sends its body one byte every 0.2 s (for at most 20 s)."""
 
     def do_GET(self):  # noqa: N802 - http.server naming
@@ -249,9 +253,6 @@ class DripHandler(http.server.BaseHTTPRequestHandler):
                 time.sleep(0.2)
         except OSError:
             pass  # the client gave up, as it should
-
-    def log_message(self, *args):
-        pass
 
 
 def test_a_slow_drip_server_cannot_hold_a_fetch_beyond_its_deadline(beacon):
@@ -273,19 +274,11 @@ def test_the_write_lock_is_taken_only_after_the_download(tmp_path):
 
     requested, release = threading.Event(), threading.Event()
 
-    class HeldHandler(http.server.BaseHTTPRequestHandler):
+    class HeldHandler(QuietHTMLHandler):
         def do_GET(self):  # noqa: N802 - http.server naming
             requested.set()
             release.wait(10)
-            body = b"<html><body><article><p>Shelters must be open to all presumed victims of trafficking, whatever their status.</p></article></body></html>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
+            self.send_html(b"<html><body><article><p>Shelters must be open to all presumed victims of trafficking, whatever their status.</p></article></body></html>")
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HeldHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -371,24 +364,16 @@ def test_the_connection_goes_to_the_address_that_was_checked():
     """A name that resolves to a public address when checked and to loopback when connecting
     (DNS rebinding) must not reach the loopback server."""
     script = """
-import http.server, json, socket, threading
+import functools, http.server, json, socket, threading
 from ingest.sources import fetch_url
 
 hits = []
 
-class Secret(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        hits.append(self.path)
-        body = b"internal secret"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
+class Internal(http.server.SimpleHTTPRequestHandler):  # an internal service: serves this folder
+    def log_message(self, format, *args):
+        hits.append(args[0])
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Secret)
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Internal, directory="."))
 threading.Thread(target=server.serve_forever, daemon=True).start()
 port = server.server_address[1]
 answers = iter(["93.184.216.34"] + ["127.0.0.1"] * 10)  # the rebinding name server: public first, then loopback
@@ -401,7 +386,7 @@ def rebinding_getaddrinfo(host, *args, **kwargs):
 
 socket.getaddrinfo = rebinding_getaddrinfo
 try:
-    fetch_url(f"http://rebind.example:{port}/secret.txt", 1_000_000, 5, allow_private=False)
+    fetch_url(f"http://rebind.example:{port}/README.md", 1_000_000, 5, allow_private=False)
     outcome = "fetched"
 except Exception as exc:
     outcome = str(exc)
