@@ -107,6 +107,13 @@ def ingest(
                     progress.update(task, completed=done, total=total, description=f"Ingesting {Path(report.source).name[:40]}")
 
                 reports = beacon.ingest(inputs, on_progress)
+        # The multilingual index (questions in other languages, and one more vote for English
+        # ones) follows the library: its new chunks are embedded now rather than at the first question.
+        if as_json:
+            beacon.refresh_multilingual_index()
+        else:
+            with err_console.status("Updating the multilingual index (new chunks only)…"):
+                beacon.refresh_multilingual_index()
     except BeaconError as exc:
         fail(exc)
     if as_json:

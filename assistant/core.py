@@ -69,11 +69,14 @@ class Assistant:
         filters: dict[str, Any] | None = None,
         history: list[dict[str, str]] | None = None,
         user: str | None = None,
+        min_confidence: float | None = None,
     ) -> Answer:
         """Answer a question; with `history` ([{role, content}, …], oldest first) a follow-up
         such as "and for children?" is made standalone before retrieval. A question that
-        discloses danger gets a referral card (`answer.referral`) whatever the library says."""
-        return run_steps(self.ask_stream(question, k, filters, history, user))[1]
+        discloses danger gets a referral card (`answer.referral`) whatever the library says.
+        `min_confidence` overrides the grounding decision's threshold for this question (0:
+        never refuse for lack of confidence; QA uses it to see what would have been said)."""
+        return run_steps(self.ask_stream(question, k, filters, history, user, min_confidence))[1]
 
     def ask_stream(
         self,
@@ -82,6 +85,7 @@ class Assistant:
         filters: dict[str, Any] | None = None,
         history: list[dict[str, str]] | None = None,
         user: str | None = None,
+        min_confidence: float | None = None,
     ) -> Generator[Referral | str, None, Answer]:
         """`ask`, step by step, for a chat: yields the safety card first (when the question
         discloses danger), then the draft text as a generative answerer writes it (unverified,
@@ -104,10 +108,12 @@ class Assistant:
         rewritten_at = time.perf_counter()
         retrieval = self.retriever.retrieve(standalone, k, filters)
         retrieved_at = time.perf_counter()
+        if min_confidence is not None and not 0 <= min_confidence <= 1:
+            raise InvalidInput(f"min_confidence must be between 0 and 1, not {min_confidence}.")
         if hasattr(self.answerer, "stream"):
-            answer = yield from self.answerer.stream(retrieval)
+            answer = yield from self.answerer.stream(retrieval, min_confidence)
         else:
-            answer = self.answerer.answer(retrieval)
+            answer = self.answerer.answer(retrieval, min_confidence)
         done = time.perf_counter()
         answer.question = question  # as asked; the standalone form only steers retrieval and the answer
         answer.timings_ms = {
@@ -172,6 +178,12 @@ class Assistant:
         self.lexical.ensure_current()
         if background:
             self.start_background_jobs()
+
+    def refresh_multilingual_index(self) -> None:
+        """Embed the library's new chunks with multilingual-e5 now (~7 chunks/s on 2 cores), so
+        English questions get its vote and other languages need not wait; no-op when off."""
+        if self.retriever.crosslingual is not None:
+            self.retriever.crosslingual.ensure_current()
 
     def start_background_jobs(self) -> None:
         """Build the multilingual index of the library (once per library change, ~10 chunks/s)

@@ -35,6 +35,7 @@ class CrossLingualIndex:
         self._vectors = np.zeros((0, 384), dtype=np.float32)
         self._index: Snapshot | None = None  # the BM25 snapshot whose rows `_vectors` follows
         self._cache: dict[str, np.ndarray] = {}
+        self._not_ready: int | None = None  # a revision ready() found unbuilt
 
     @staticmethod
     def _model():
@@ -53,6 +54,36 @@ class CrossLingualIndex:
         model = self._model()
         return np.vstack([np.asarray(model.passage(texts[i : i + BATCH]), dtype=np.float32) for i in range(0, len(texts), BATCH)])
 
+    def ready(self) -> bool:
+        """Whether the index follows the library's current revision, without embedding anything:
+        English questions use it as one more vote only then, and never wait for a build."""
+        index = self.lexical.snapshot()
+        if self._index is not None and index.revision == self._index.revision:
+            return True
+        if self._not_ready == index.revision or not self._lock.acquire(blocking=False):
+            return False  # checked already for this revision, or a build is running
+        try:
+            if not self._cache:
+                self._load()
+            keys = self._keys(index)
+            if any(key not in self._cache for key in keys):
+                self._not_ready = index.revision  # until a build installs it (hashing 100k texts per question would cost ~0.1 s)
+                return False
+            self._install(index, keys)
+            return True
+        finally:
+            self._lock.release()
+
+    @staticmethod
+    def _keys(index: Snapshot) -> list[str]:
+        texts = [index_text(m.get("title", ""), m.get("heading", ""), t) for t, m in zip(index.texts, index.metas)]
+        return [hashlib.sha256(t.encode("utf-8")).hexdigest()[:24] for t in texts]
+
+    def _install(self, index: Snapshot, keys: list[str]) -> None:
+        self._cache = {key: self._cache[key] for key in keys}  # forget removed chunks
+        self._vectors = np.vstack([self._cache[key] for key in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
+        self._index = index
+
     def ensure_current(self) -> None:
         index = self.lexical.snapshot()
         if self._index is not None and index.revision == self._index.revision:
@@ -61,7 +92,7 @@ class CrossLingualIndex:
             if self._index is not None and index.revision == self._index.revision:
                 return
             texts = [index_text(m.get("title", ""), m.get("heading", ""), t) for t, m in zip(index.texts, index.metas)]
-            keys = [hashlib.sha256(t.encode("utf-8")).hexdigest()[:24] for t in texts]
+            keys = self._keys(index)
             if not self._cache:
                 self._load()
             missing = [i for i, key in enumerate(keys) if key not in self._cache]
@@ -73,11 +104,9 @@ class CrossLingualIndex:
                 if time.monotonic() - saved > CHECKPOINT_SECONDS:  # a large library takes hours:
                     self._save_cache()  # a restart must not lose what is done
                     saved = time.monotonic()
-            self._cache = {key: self._cache[key] for key in keys}  # forget removed chunks
-            self._vectors = np.vstack([self._cache[key] for key in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
+            self._install(index, keys)
             if missing or not (self.folder / "vectors.npz").exists():
                 self._save_cache()
-            self._index = index
 
     def _load(self) -> None:
         try:

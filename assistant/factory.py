@@ -36,9 +36,7 @@ def build_answerer(settings: Settings, embedder: Embedder, lexical: LexicalIndex
     LLM backends are imported here only when chosen; a missing package is a ConfigError
     naming the extra to install, raised now rather than at the first question.
     """
-    extractive = ExtractiveAnswerer(
-        embedder, lexical, settings.min_similarity, settings.max_answer_sentences, crosslingual, settings.min_crosslingual_similarity
-    )
+    extractive = ExtractiveAnswerer(embedder, lexical, settings.max_answer_sentences, crosslingual, min_confidence=settings.min_confidence)
     from assistant.followup import FollowUpRewriter
 
     if settings.answerer == "extractive":

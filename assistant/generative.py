@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from langchain_core.language_models.chat_models import BaseChatModel
 
-from assistant.answerer import EMPTY_LIBRARY, ExtractiveAnswerer
+from assistant.answerer import ExtractiveAnswerer
 from assistant.errors import BeaconError, ConfigError
 from assistant.llm import NOT_FOUND, answer_chain, format_sources, is_backend_error
 from assistant.models import Answer
@@ -46,22 +46,22 @@ class GenerativeAnswerer:
         self.verifier = verifier
         self.source_chars = source_chars
 
-    def answer(self, retrieval: Retrieval) -> Answer:
-        gated = self._gate(retrieval)
+    def answer(self, retrieval: Retrieval, min_confidence: float | None = None) -> Answer:
+        gated = self._gate(retrieval, min_confidence)
         if gated is not None:
             return gated
         inputs, hits = self._inputs(retrieval)
         draft = self._call(lambda: self.chain.invoke(inputs))
         return self.finish(retrieval, draft, len(hits))
 
-    def stream(self, retrieval: Retrieval) -> Generator[str, None, Answer]:
+    def stream(self, retrieval: Retrieval, min_confidence: float | None = None) -> Generator[str, None, Answer]:
         """Yield the draft as the model writes it; return the verified `Answer`.
 
         The draft is unverified: show it as provisional and replace it with the returned
         answer (`answer = yield from answerer.stream(retrieval)`). A refusal decided before
         generation is yielded whole.
         """
-        gated = self._gate(retrieval)
+        gated = self._gate(retrieval, min_confidence)
         if gated is not None:
             yield gated.answer
             return gated
@@ -97,11 +97,14 @@ class GenerativeAnswerer:
         )
 
     # -- parts -------------------------------------------------------------------------------
-    def _gate(self, retrieval: Retrieval) -> Answer | None:
-        """The extractive answerer's refusal, when its grounding gates already say no."""
-        empty = not retrieval.hits and self.extractive.lexical.size == 0
-        reason = EMPTY_LIBRARY if empty else self.extractive.refusal_reason(retrieval)
-        return None if reason is None else self._refusal(retrieval, reason)
+    def _gate(self, retrieval: Retrieval, min_confidence: float | None = None) -> Answer | None:
+        """The extractive answerer's refusal, when the grounding decision already says no: the
+        same calibrated decision serves every answerer, before any generation is paid for."""
+        gated = self.extractive.answer(retrieval, min_confidence)
+        if not gated.refused:
+            return None
+        gated.answerer = self.name
+        return gated
 
     def _refusal(self, retrieval: Retrieval, reason: str) -> Answer:
         refusal = self.extractive.refusal(retrieval, reason)

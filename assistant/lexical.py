@@ -18,7 +18,7 @@ import numpy as np
 from assistant.store import ChunkStore
 from assistant.text import index_text, tokenize
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3  # 3: tokens without the added closed-class stopwords
 # Metadata the retriever needs per chunk (hits, citations, filters, index text); the rest
 # (hashes, timestamps, chunker bookkeeping) stays in Chroma and is not held in memory.
 KEPT_FIELDS = ("doc_id", "source", "title", "locator", "heading", "url", "doc_type", "year", "symbol")

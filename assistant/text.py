@@ -22,7 +22,12 @@ STOPWORDS = {
         she should so some such than that the their theirs them themselves then there these they this those through
         to too under until up upon very was we were what when where which while who whom whose why will with would
         you your yours yourself yourselves tell explain describe say says said mean means give list please know
-        according under whether many much there's what's does did kind sort way ways thing things one ones""".split()
+        according under whether many much there's what's does did kind sort way ways thing things one ones
+        someone somebody anyone anybody everyone everybody something anything everything nothing nobody
+        can't cannot won't don't doesn't didn't isn't aren't wasn't weren't hasn't haven't hadn't shouldn't
+        wouldn't couldn't mustn't i'm i've i'd you're we're they're it's that's
+        still just really actually even ever already yet maybe perhaps also anyway else
+        get gets got getting""".split()
     ),
     "fr": set(
         """le la les un une des du de d l au aux et ou est sont que qui quoi quel quelle quels quelles quand comment
@@ -55,6 +60,40 @@ NUMBER_WORDS = {
     16: ("sixteen", "sixteenth"), 17: ("seventeen", "seventeenth"), 18: ("eighteen", "eighteenth"),
     19: ("nineteen", "nineteenth"), 20: ("twenty", "twentieth"),
 }
+
+
+_UNITS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+)}
+_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if w != "_"}
+_ORDINALS = {w: i for i, w in enumerate(
+    "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth fifteenth "
+    "sixteenth seventeenth eighteenth nineteenth".split()
+)}
+_ORDINALS.update({w[:-1] + "ieth": n for w, n in _TENS.items()})
+_NUMBER_WORD_RE = re.compile(r"[a-z]+(?:-[a-z]+)?")
+
+
+def number_values(text: str) -> set[int]:
+    """The whole numbers a text states, in digits ("18", "3rd") or words ("eighteen",
+    "twenty-one", "fifth", "hundred")."""
+    low = normalize(text)
+    found = {int(d) for d in re.findall(r"(?<![\d.,])(\d{1,7})(?![\d])", low)}
+    for token in _NUMBER_WORD_RE.findall(low):
+        parts = token.split("-")
+        if len(parts) == 2 and parts[0] in _TENS and (parts[1] in _UNITS or parts[1] in _ORDINALS):
+            found.add(_TENS[parts[0]] + _UNITS.get(parts[1], _ORDINALS.get(parts[1], 0)))
+            continue
+        for part in parts:
+            if part in _UNITS:
+                found.add(_UNITS[part])
+            elif part in _TENS:
+                found.add(_TENS[part])
+            elif part in _ORDINALS:
+                found.add(_ORDINALS[part])
+            elif part == "hundred":
+                found.add(100)
+    return found
 
 
 def normalize(text: str) -> str:

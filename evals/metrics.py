@@ -50,6 +50,18 @@ METRICS: tuple[Metric, ...] = (
         "(case-insensitive, citation markers ignored; a refusal contains nothing), averaged over questions.",
     ),
     Metric("refusal_accuracy", "Share of unanswerable questions the system refused."),
+    Metric(
+        "source_cited",
+        "Answered answerable questions with expected sources: share whose answer cites at least one expected source "
+        "(the right document, not only the right words).",
+    ),
+    Metric(
+        "risk_coverage_area",
+        "Area under the curve of answer quality against the share of questions answered, as the refusal threshold on the "
+        "system's confidence moves from answering nothing to answering everything: at each point the answered questions "
+        "score their containment (an answered unanswerable question scores 0), averaged over the answered. 1.0: every answer "
+        "complete and every confident answer right; only for systems that report a confidence.",
+    ),
     Metric("false_refusal_rate", "Share of answerable questions the system refused (lower is better).", higher_is_better=False),
     Metric(
         "citation_precision",
@@ -193,6 +205,9 @@ class QuestionScores:
     answerable: bool
     refused: bool
     latency_ms: float
+    confidence: float | None = None  # the system's confidence that it can answer (None: it reports none)
+    unconditional_containment: float | None = None  # containment of the answer it gives when it may not refuse
+    source_cited: bool | None = None  # answered and answerable: an expected source is among its citations
     recall: float | None = None
     reciprocal_rank: float | None = None
     containment: float | None = None
@@ -221,8 +236,11 @@ def score_answer(
     expected_answer_contains: Sequence[str],
     k: int,
     doc_urls: Mapping[str, str],
+    unconditional: Answer | None = None,
 ) -> QuestionScores:
-    """Score one answer; `doc_urls` maps doc_id to the document's URL (retrieved chunks do not carry it)."""
+    """Score one answer; `doc_urls` maps doc_id to the document's URL (retrieved chunks do not carry it).
+    `unconditional` is the answer the system gives when it may not refuse (the same answer when
+    it did not refuse): what a lower refusal threshold would have shown, for the risk-coverage curve."""
     scores = QuestionScores(answerable=answerable, refused=answer.refused, latency_ms=float(answer.timings_ms.get("total", 0.0)))
     if answerable:
         pairs = [(r.source, doc_urls.get(r.doc_id, "")) for r in answer.retrieved]
@@ -232,6 +250,11 @@ def score_answer(
         found = containment(expected_answer_contains, answer.answer)
         if found is not None:
             scores.containment = 0.0 if answer.refused else found
+        if expected_sources and not answer.refused:
+            scores.source_cited = any(source_matches(e, c.source, c.url or doc_urls.get(c.doc_id, "")) for e in expected_sources for c in answer.citations)
+    scores.confidence = answer.confidence
+    if unconditional is not None:
+        scores.unconditional_containment = containment(expected_answer_contains, unconditional.answer) if answerable and not unconditional.refused else 0.0
     counts = citation_counts(answer)
     for field, value in asdict(counts).items():
         setattr(scores, field, value)
@@ -255,17 +278,44 @@ def _share(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
+def risk_coverage(scores: Sequence[QuestionScores]) -> list[tuple[float, float, float]]:
+    """(share answered, mean quality of the answered, confidence threshold) for every threshold
+    on the system's confidence, most confident first; empty when it reports no confidence."""
+    rated = [s for s in scores if s.confidence is not None and s.unconditional_containment is not None]
+    if not rated or len(rated) < len(scores):
+        return []
+    rated.sort(key=lambda s: -s.confidence)
+    points, total = [], 0.0
+    for n, s in enumerate(rated, start=1):
+        total += s.unconditional_containment if s.answerable else 0.0
+        points.append((n / len(rated), total / n, s.confidence))
+    return points
+
+
+def operating_point(scores: Sequence[QuestionScores]) -> list[float] | None:
+    """(share answered, mean quality of the answered) where the system actually operates."""
+    answered = [s for s in scores if not s.refused]
+    if not scores:
+        return None
+    quality = _mean([(s.containment or 0.0) if s.answerable else 0.0 for s in answered])
+    return [round(len(answered) / len(scores), 4), round(quality, 4) if quality is not None else 0.0]
+
+
 def aggregate(scores: Sequence[QuestionScores]) -> dict[str, float | None]:
     """System metrics (named as in METRICS); None where the dataset gives nothing to measure."""
     answerable = [s for s in scores if s.answerable]
     unanswerable = [s for s in scores if not s.answerable]
     latencies = [s.latency_ms for s in scores]
+    curve = risk_coverage(scores)
+    cited = [s.source_cited for s in answerable if s.source_cited is not None]
     values: dict[str, float | None] = {
         "recall@k": _mean([s.recall for s in answerable if s.recall is not None]),
         "mrr": _mean([s.reciprocal_rank for s in answerable if s.reciprocal_rank is not None]),
         "answer_containment": _mean([s.containment for s in answerable if s.containment is not None]),
         "refusal_accuracy": _share(sum(s.refused for s in unanswerable), len(unanswerable)),
         "false_refusal_rate": _share(sum(s.refused for s in answerable), len(answerable)),
+        "source_cited": _share(sum(cited), len(cited)),
+        "risk_coverage_area": _mean([quality for _share_answered, quality, _t in curve]),
         "citation_precision": _share(sum(s.correct_citations for s in scores), sum(s.citations for s in scores)),
         "citation_recall": _share(sum(s.cited_sentences for s in scores), sum(s.sentences for s in scores)),
         "faithfulness": _share(sum(s.faithful_sentences for s in scores), sum(s.sentences for s in scores)),

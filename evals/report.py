@@ -17,7 +17,7 @@ from rich.table import Table
 
 from evals.metrics import METRICS, METRICS_BY_NAME, missing_strings
 
-PLOTS = {"metrics": "metrics.png", "latency": "latency.png"}
+PLOTS = {"metrics": "metrics.png", "latency": "latency.png", "risk_coverage": "risk-coverage.png"}
 EXCERPT_CHARS = 300
 
 
@@ -110,13 +110,43 @@ def latency_plot(latencies: dict[str, list[float]]) -> bytes:
     return _png(figure)
 
 
+def risk_coverage_plot(report: dict[str, Any]) -> bytes | None:
+    """Beacon's answer quality against the share of questions answered, over its refusal
+    threshold, with the shipped operating point marked; None without a confidence."""
+    curve = report.get("risk_coverage") or {}
+    points = curve.get("points") or []
+    if not points:
+        return None
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6, 4))
+    axes = figure.add_subplot()
+    axes.plot([p[0] for p in points], [p[1] for p in points], label="beacon, every threshold")
+    if curve.get("operating_point"):
+        x, y = curve["operating_point"]
+        axes.scatter([x], [y], color="crimson", zorder=3, label=f"as shipped ({x:.2f} answered, quality {y:.2f})")
+    answerable = report["n_answerable"] / max(report["n_questions"], 1)
+    axes.axvline(answerable, color="grey", linestyle=":", label=f"share answerable ({answerable:.2f})")
+    axes.set_xlim(0, 1.02)
+    axes.set_ylim(0, 1.05)
+    axes.set_xlabel("share of questions answered (coverage)")
+    axes.set_ylabel("containment of the answered (unanswerable answered = 0)")
+    area = report["systems"].get("beacon", {}).get("risk_coverage_area")
+    axes.set_title("Risk-coverage" + (f" (area {area:.3f})" if area is not None else ""))
+    axes.legend(loc="lower left", fontsize=8)
+    axes.grid(alpha=0.3)
+    return _png(figure)
+
+
 # -- files -----------------------------------------------------------------------------------
 def write_reports(report: dict[str, Any], results: dict[str, list[dict[str, Any]]], out_dir: Path) -> dict[str, Path]:
     """Write report.md, report.html and the PNG plots into `out_dir`; return their paths."""
     pngs = {
         "metrics": metrics_plot(report),
         "latency": latency_plot({s: [row["scores"]["latency_ms"] for row in rows] for s, rows in results.items()}),
+        "risk_coverage": risk_coverage_plot(report),
     }
+    pngs = {key: data for key, data in pngs.items() if data is not None}
     paths = {}
     for key, data in pngs.items():
         paths[key] = out_dir / PLOTS[key]
@@ -163,7 +193,10 @@ def markdown(report: dict[str, Any], rows: dict[str, dict[str, Any]]) -> str:
     ]
     for metric in METRICS:
         lines.append(f"| {_label(metric.name)} | " + " | ".join(format_value(metric.name, report["systems"][s].get(metric.name)) for s in systems) + " |")
-    lines += ["", f"![metrics]({PLOTS['metrics']})", f"![latency]({PLOTS['latency']})", "", "## Metrics", ""]
+    lines += ["", f"![metrics]({PLOTS['metrics']})", f"![latency]({PLOTS['latency']})"]
+    if (report.get("risk_coverage") or {}).get("points"):
+        lines += [f"![risk-coverage]({PLOTS['risk_coverage']})"]
+    lines += ["", "## Metrics", ""]
     lines += [f"- **{name}**: {definition}" for name, definition in report["metric_definitions"].items()]
     lines += ["", "## Systems", ""]
     lines += [f"- **{name}**: {description}" for name, description in report["system_descriptions"].items()]

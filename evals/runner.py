@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, 
 
 from assistant.errors import InvalidInput
 from assistant.models import Answer
-from evals.metrics import METRICS, METRICS_BY_NAME, QuestionScores, aggregate, score_answer
+from evals.metrics import METRICS, METRICS_BY_NAME, QuestionScores, aggregate, operating_point, risk_coverage, score_answer
 from evals.report import write_reports
 
 if TYPE_CHECKING:
@@ -119,11 +119,18 @@ def result_row(item: EvalItem, answer: Answer, scores: QuestionScores) -> dict[s
     return row
 
 
-def run_system(ask: AskFn, items: Sequence[EvalItem], k: int, doc_urls: dict[str, str]) -> tuple[list[dict[str, Any]], list[QuestionScores]]:
+def run_system(
+    ask: AskFn, items: Sequence[EvalItem], k: int, doc_urls: dict[str, str], ask_unconditionally: AskFn | None = None
+) -> tuple[list[dict[str, Any]], list[QuestionScores]]:
+    """Ask and score every item. With `ask_unconditionally` (a system with a confidence), a
+    refused question is asked again without the refusal, for the risk-coverage curve."""
     rows, scores = [], []
     for item in items:
         try:
             answer = ask(item.question, k)
+            unconditional = None
+            if ask_unconditionally is not None:
+                unconditional = ask_unconditionally(item.question, k) if answer.refused else answer
         except InvalidInput as exc:
             raise InvalidInput(f"Question {item.id!r}: {exc}") from exc
         score = score_answer(
@@ -133,6 +140,7 @@ def run_system(ask: AskFn, items: Sequence[EvalItem], k: int, doc_urls: dict[str
             expected_answer_contains=item.expected_answer_contains,
             k=k,
             doc_urls=doc_urls,
+            unconditional=unconditional,
         )
         rows.append(result_row(item, answer, score))
         scores.append(score)
@@ -172,7 +180,8 @@ def run_eval(assistant: Assistant, dataset_path: Path, out_dir: Path, k: int | N
     except OSError as exc:
         raise InvalidInput(f"Cannot write reports to {out_dir}: {exc}; choose another --out folder.") from exc
 
-    assistant.warm_up()
+    assistant.warm_up(background=False)
+    assistant.refresh_multilingual_index()  # before timing, and so answers do not depend on a background build's progress
     assistant.embedder.embed(["warm-up"])  # first inference allocates buffers; that is start-up, not any question's latency
     doc_urls = {d.doc_id: d.url for d in assistant.list_documents() if d.url}
     systems: dict[str, AskFn] = {"beacon": lambda question, k: assistant.ask(question, k=k)}
@@ -190,8 +199,9 @@ def run_eval(assistant: Assistant, dataset_path: Path, out_dir: Path, k: int | N
     results: dict[str, list[dict[str, Any]]] = {}
     metrics: dict[str, dict[str, float | None]] = {}
     beacon_scores: list[QuestionScores] = []
+    unconditional = {"beacon": lambda question, k: assistant.ask(question, k=k, min_confidence=0.0)}
     for name, ask in systems.items():
-        rows, scores = run_system(ask, items, k, doc_urls)
+        rows, scores = run_system(ask, items, k, doc_urls, unconditional.get(name))
         results[name] = rows
         metrics[name] = aggregate(scores)
         if name == "beacon":
@@ -213,6 +223,10 @@ def run_eval(assistant: Assistant, dataset_path: Path, out_dir: Path, k: int | N
         "metric_definitions": {m.name: m.definition for m in METRICS},
         "by_language": by_language(items, beacon_scores),
         "failures": [item.id for item, score in zip(items, beacon_scores) if score.failed],
+        "risk_coverage": {
+            "points": [[round(a, 4), round(q, 4), round(t, 4)] for a, q, t in risk_coverage(beacon_scores)],
+            "operating_point": operating_point(beacon_scores),
+        },
         "results_files": {name: results_file(name) for name in systems},
         "notes": list(NOTES),
     }

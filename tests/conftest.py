@@ -149,3 +149,20 @@ def stop_process(process: subprocess.Popen, timeout: float = 15) -> None:
         process.kill()
         process.wait()
 
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture(scope="session")
+def dev_library(tmp_path_factory):
+    """The development library (../shared/corpus + ../shared/seeds, as `make eval` builds it),
+    with its multilingual index; built once per session, tests only read it."""
+    corpus, seeds = SHARED / "corpus", SHARED / "seeds"
+    if not corpus.is_dir() or not seeds.is_dir():
+        pytest.skip(f"the shared library ({SHARED}) is not available")
+    beacon = build_assistant(Settings(data_dir=tmp_path_factory.mktemp("dev-library")))
+    reports = beacon.ingest([str(corpus), str(seeds)])
+    assert reports and all(r.status == "added" for r in reports), [(r.source, r.status, r.error) for r in reports]
+    beacon.refresh_multilingual_index()
+    return beacon

@@ -24,12 +24,9 @@ PALERMO_QUESTION = "How does the Palermo Protocol define trafficking in persons?
 
 
 @pytest.fixture(scope="module")
-def shared_library(tmp_path_factory):
+def shared_library(dev_library):
     """An assistant over /work/shared/corpus and /work/shared/seeds; tests only read it."""
-    beacon = build_assistant(Settings(data_dir=tmp_path_factory.mktemp("data")))
-    reports = beacon.ingest([str(CORPUS), str(SEEDS)])
-    assert reports and all(r.status == "added" for r in reports), [(r.source, r.status, r.error) for r in reports]
-    return beacon
+    return dev_library
 
 
 @pytest.fixture(scope="module")
@@ -267,7 +264,9 @@ def test_answer_json_contract(palermo_answer, shared_library):
     dumped = palermo_answer.model_dump()
     assert set(dumped) == {
         "question", "answer", "refused", "citations", "retrieved", "timings_ms", "answerer", "sentences", "refusal_reason", "referral",
+        "confidence", "grounding", "uncovered",
     }
+    assert 0 <= dumped["confidence"] <= 1 and dumped["grounding"]["best_chunk"] is not None
     assert dumped["question"] == PALERMO_QUESTION
     assert dumped["answerer"] == "extractive"
     assert set(dumped["citations"][0]) == {"n", "doc_id", "title", "source", "locator", "text", "score", "url"}

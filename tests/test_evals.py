@@ -110,7 +110,8 @@ def test_run_writes_every_file(evaluated):
         assert (out / name).stat().st_size > 0, name
     assert json.loads((out / "report.json").read_text()) == report
     page = (out / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 2
+    assert page.count("data:image/png;base64,") == 3  # metrics, latency, Beacon's risk-coverage curve
+    assert (out / "risk-coverage.png").read_bytes().startswith(b"\x89PNG")
     assert "http://" not in page and "https://" not in page  # self-contained
     assert (out / "metrics.png").read_bytes().startswith(b"\x89PNG")
     markdown = (out / "report.md").read_text()
@@ -140,6 +141,9 @@ def test_report_structure_and_metric_ranges(evaluated):
     for system, values in report["systems"].items():
         assert set(values) == {m.name for m in METRICS}, system
         for name in UNIT_METRICS:
+            if name == "risk_coverage_area" and system != "beacon":
+                assert values[name] is None  # the baselines report no confidence to move a threshold on
+                continue
             assert values[name] is not None and 0 <= values[name] <= 1, (system, name, values[name])
         assert 0 <= values["latency_p50_ms"] <= values["latency_p95_ms"]
 
@@ -280,9 +284,9 @@ def test_cli_eval_gates_set_the_exit_code(library_dir, dataset, tmp_path):
     assert bad.exit_code == 2 and "Unknown metric 'recall'" in bad.stderr
 
 
-def test_ablations_measure_what_the_specifics_check_buys(library_dir, tmp_path, monkeypatch):
+def test_ablations_show_what_the_grounding_decision_buys(library_dir, tmp_path, monkeypatch):
     """An on-topic question about a helpline the library does not hold is refused only thanks to
-    the specifics check; the ablation run must show that difference."""
+    the grounding decision; the never-refuse variant must answer it."""
     from evals import ablations
 
     rows = [
@@ -294,5 +298,5 @@ def test_ablations_measure_what_the_specifics_check_buys(library_dir, tmp_path, 
     ablations.main([str(dataset), "--out", str(tmp_path / "out")])
     metrics = {v: json.loads((tmp_path / "out" / v / "report.json").read_text())["systems"]["beacon"] for v in ablations.VARIANTS}
     assert metrics["beacon"]["refusal_accuracy"] == 1.0 and metrics["beacon"]["false_refusal_rate"] == 0.0
-    assert metrics["no-specifics-check"]["refusal_accuracy"] == 0.0
-    assert metrics["similarity-only-refusal"]["refusal_accuracy"] == 0.0
+    assert metrics["never-refuse"]["refusal_accuracy"] == 0.0
+    assert metrics["strict"]["false_refusal_rate"] >= metrics["beacon"]["false_refusal_rate"]

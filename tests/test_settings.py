@@ -30,12 +30,12 @@ def test_environment_variables_override_defaults(monkeypatch, tmp_path):
     monkeypatch.setenv("BEACON_TOP_K", "7")
     monkeypatch.setenv("BEACON_DATA_DIR", str(tmp_path / "lib"))
     monkeypatch.setenv("BEACON_ALLOW_PRIVATE_URLS", "1")
-    monkeypatch.setenv("BEACON_MIN_SIMILARITY", "0.45")
+    monkeypatch.setenv("BEACON_MIN_CONFIDENCE", "0.45")
     settings = Settings()
     assert settings.top_k == 7
     assert settings.data_dir == tmp_path / "lib"
     assert settings.allow_private_urls is True
-    assert settings.min_similarity == 0.45
+    assert settings.min_confidence == 0.45
 
 
 def test_keyword_arguments_win_over_the_environment(monkeypatch):
