@@ -144,21 +144,19 @@ class Assistant:
         return AuditLog(Path(self.settings.data_dir) / AUDIT_FILE_NAME)
 
     def ingest(self, inputs: list[str], on_progress: ProgressCallback | None = None, actor: str | None = None) -> list[IngestReport]:
-        reports = self.ingestor.ingest(inputs, on_progress)
-        for r in reports:
-            if r.status in ("added", "updated"):
-                self.audit_log.record(actor or _local_actor(), r.status, r.doc_id or "", r.source, chunks=r.chunks)
+        """Add or update documents; each is audited with its own write (as `actor`, by default
+        the local user), so a batch killed half-way leaves no stored document unaudited."""
+        reports = self.ingestor.ingest(inputs, on_progress, actor or _local_actor())
         if any(r.status in ("added", "updated") for r in reports):
             self.lexical.ensure_current()  # rebuild BM25 now rather than on the next question
         return reports
 
     def list_documents(self) -> list[DocumentSummary]:
+        self.store.refresh()  # a change a killed writer left pending is settled first
         return self.store.list_documents()
 
     def remove_document(self, doc_id_or_source: str, actor: str | None = None) -> tuple[str, int]:
-        removed, chunks = self.ingestor.remove(doc_id_or_source)
-        self.audit_log.record(actor or _local_actor(), "removed", removed, doc_id_or_source, chunks=chunks)
-        return removed, chunks
+        return self.ingestor.remove(doc_id_or_source, actor or _local_actor())
 
     def document_chunks(self, doc_id: str) -> list[dict]:
         """Chunks of one document in order, for previews."""

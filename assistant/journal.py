@@ -17,12 +17,14 @@ import json
 import os
 import secrets
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
 AUDIT_FILE_NAME = "audit.jsonl"
 CHAT_LOG_FILE_NAME = "chat-log.jsonl"
+PENDING_DIR_NAME = "pending"
 PRUNE_EVERY = timedelta(hours=1)
 PRIVATE_MODE = 0o600
 
@@ -118,6 +120,81 @@ class AuditLog(Journal):
 
     def record(self, actor: str, action: str, doc_id: str, source: str = "", **detail: Any) -> None:
         self.append({"actor": actor, "action": action, "doc_id": doc_id, "source": source, **detail})
+
+    def has_change(self, change: str) -> bool:
+        """Whether the entry of a change (`PendingChanges` id) was written; read on recovery only."""
+        return any(record.get("change") == change for _, record in self._records())
+
+
+class PendingChanges:
+    """Write-ahead records of the library changes in progress, one file each in `folder`.
+
+    A change to the library touches the chunk store, its revision, the audit log and
+    sometimes a file in uploads/; a process killed between two of those steps leaves its
+    record here, and the next writer (or reader) finishes or undoes the change from it.
+    Each record is written whole (temp file, fsync, rename) before the first step and
+    deleted after the last; ids sort in the order the changes began.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def begin(self, record: dict[str, Any]) -> str:
+        change = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f".{change}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({**record, "change": change}, f, ensure_ascii=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.folder / f"{change}.json")
+        _fsync_dir(self.folder)
+        return change
+
+    def finish(self, change: str) -> None:
+        (self.folder / f"{change}.json").unlink(missing_ok=True)
+
+    def any(self) -> bool:
+        """Cheap enough to ask on every question (one directory listing)."""
+        try:
+            return any(name.endswith(".json") for name in os.listdir(self.folder))
+        except FileNotFoundError:
+            return False
+
+    def records(self) -> list[dict[str, Any]]:
+        """Complete records, oldest first; temp files of a record never finished are removed."""
+        if not self.folder.is_dir():
+            return []
+        out = []
+        for path in sorted(self.folder.iterdir()):
+            if path.name.endswith(".tmp"):
+                path.unlink(missing_ok=True)
+            elif path.suffix == ".json":
+                try:
+                    out.append(json.loads(path.read_text(encoding="utf-8")))
+                except (OSError, ValueError):
+                    path.unlink(missing_ok=True)  # never renamed into place whole, so never begun
+        return out
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class ChatLog(Journal):

@@ -2,14 +2,22 @@
 
 The index is tagged with the store's revision; a reader that finds the store at another
 revision rebuilds once (from the store itself, the single source of truth) and saves it.
+
+Several processes share the saved index: each revision is a folder of its own (`r<N>`),
+written under a unique temporary name and renamed into place whole, so a reader finds a
+complete index or none; a reader that cannot load it (missing, removed meanwhile, partial)
+builds its own. Older revisions are removed a while after a newer one is saved.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import secrets
 import shutil
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -21,6 +29,7 @@ from assistant.text import index_text, tokenize
 INDEX_VERSION = 3  # 3: tokens without the added closed-class stopwords
 # Metadata the retriever needs per chunk (hits, citations, filters, index text); the rest
 # (hashes, timestamps, chunker bookkeeping) stays in Chroma and is not held in memory.
+OLD_INDEX_GRACE_S = 120  # a reader loading an older revision's folder has this long before it is removed
 KEPT_FIELDS = ("doc_id", "source", "title", "locator", "heading", "url", "doc_type", "year", "symbol")
 
 
@@ -40,55 +49,84 @@ class LexicalIndex:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def ensure_current(self) -> None:
-        revision = self.store.revision
+        revision = self.store.refresh()
         if revision == self._snapshot.revision:
             return
         with self._lock:
             if revision == self._snapshot.revision:
                 return
             if not self._load(revision):
-                self._build(revision)
+                self._build()
+
+    def _collection_id(self) -> str:
+        """Revisions count from 0 again in a collection created anew: its index must not be reused."""
+        return str(self.store.collection.id)
+
+    def _saved(self, revision: int) -> Path:
+        return self.folder / f"r{revision}"
 
     def _load(self, revision: int) -> bool:
-        info_path = self.folder / "index.json"
-        if not info_path.exists():
-            return False
+        folder = self._saved(revision)
         try:
-            info = json.loads(info_path.read_text())
-            if info.get("revision") != revision or info.get("version") != INDEX_VERSION or info.get("collection") != self.store.settings.collection:
+            info = json.loads((folder / "index.json").read_text())
+            if info.get("version") != INDEX_VERSION or info.get("collection_id") != self._collection_id():
                 return False
             import bm25s
 
-            bm25 = bm25s.BM25.load(str(self.folder / "bm25")) if info["ids"] else None
-        except (OSError, ValueError, KeyError):
+            bm25 = bm25s.BM25.load(str(folder / "bm25")) if info["ids"] else None
+        except Exception:  # absent, removed meanwhile or unreadable: this reader builds its own
             return False
         self._install(revision, bm25, info["ids"], info["metas"], info["texts"], info["df"])
         return True
 
-    def _build(self, revision: int) -> None:
+    def _build(self) -> None:
         import bm25s
 
         ids, metas, texts, corpus = [], [], [], []
-        for chunk_id, text, meta in self.store.scan():
-            ids.append(chunk_id)
-            metas.append(meta)
-            texts.append(text)
-            corpus.append(tokenize(index_text(meta.get("title", ""), meta.get("heading", ""), text)))
+        with self.store.consistent_read() as revision:  # no writer meanwhile: one revision, whole documents
+            for chunk_id, text, meta in self.store.scan():
+                ids.append(chunk_id)
+                metas.append(meta)
+                texts.append(text)
+                corpus.append(tokenize(index_text(meta.get("title", ""), meta.get("heading", ""), text)))
         df = Counter(token for tokens in corpus for token in set(tokens))
         bm25 = None
         if ids:
             bm25 = bm25s.BM25()
             bm25.index([tokens or ["∅"] for tokens in corpus], show_progress=False)
-        tmp = self.folder.with_name(self.folder.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        if bm25 is not None:
-            bm25.save(str(tmp / "bm25"))
-        info = {"version": INDEX_VERSION, "collection": self.store.settings.collection, "revision": revision, "ids": ids, "metas": slim(metas), "texts": texts, "df": dict(df)}
-        (tmp / "index.json").write_text(json.dumps(info))
-        shutil.rmtree(self.folder, ignore_errors=True)
-        tmp.rename(self.folder)
         self._install(revision, bm25, ids, metas, texts, dict(df))
+        info = {"version": INDEX_VERSION, "collection_id": self._collection_id(), "revision": revision, "ids": ids, "metas": slim(metas), "texts": texts, "df": dict(df)}
+        self._save(revision, bm25, info)
+
+    def _save(self, revision: int, bm25, info: dict) -> None:
+        """Save for the other processes; losing the race to another builder of the same
+        revision (or failing to write) is harmless: this process has its index in memory."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f".tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            tmp.mkdir()
+            if bm25 is not None:
+                bm25.save(str(tmp / "bm25"))
+            (tmp / "index.json").write_text(json.dumps(info))
+            os.rename(tmp, self._saved(revision))  # fails if another process saved this revision first
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self._remove_old(revision)
+
+    def _remove_old(self, revision: int) -> None:
+        """Remove older revisions (and temp folders of killed builders) once nobody can still be loading them."""
+        cutoff = time.time() - OLD_INDEX_GRACE_S
+        for path in self.folder.iterdir():
+            if path.name.startswith("r") and path.name[1:].isdigit() and int(path.name[1:]) >= revision:
+                continue
+            try:
+                if path.stat().st_mtime < cutoff:
+                    if path.is_dir():
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        path.unlink(missing_ok=True)
+            except OSError:
+                continue
 
     def _install(self, revision: int, bm25, ids: list[str], metas: list[dict], texts: list[str], df: dict[str, int]) -> None:
         self._snapshot = Snapshot(revision, bm25, ids, slim(metas), texts, df)  # one assignment: readers see old or new

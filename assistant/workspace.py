@@ -22,10 +22,11 @@ import shutil
 import unicodedata
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 from urllib.parse import urlsplit
 
 from assistant.errors import InvalidInput
+from assistant.journal import process_alive
 from ingest.loaders import format_for
 
 MAX_NAME_BYTES = 200  # file systems allow 255 bytes; letters of other scripts take 2-4 each
@@ -72,10 +73,16 @@ def checked_url(text: str) -> str:
 
 
 class Upload(NamedTuple):
-    """An uploaded document in uploads/, and the file it replaced (kept aside until settled)."""
+    """An uploaded document in uploads/, and the file it replaced (kept aside until settled) or,
+    for a new name, an empty marker saying the file is not settled yet. Both names hold the
+    uploading process's id, so that a process killed before settling is recognised."""
 
     path: Path
     previous: Path | None = None
+    marker: Path | None = None
+
+
+UNSETTLED_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.(?P<kind>previous|new)$")
 
 
 class Workspace:
@@ -100,11 +107,15 @@ class Workspace:
         new version: the previous file is kept aside until `settle_upload` says how it went."""
         format_for(name)  # only documents Beacon reads are stored
         target = self.uploads / safe_file_name(name)
-        previous = None
+        self.uploads.mkdir(parents=True, exist_ok=True)
+        previous = marker = None
         if target.is_file():
-            previous = target.with_name(f".{target.name}.previous")
+            previous = target.with_name(f".{target.name}.{os.getpid()}.previous")
             os.replace(target, previous)
-        return Upload(self._save(self.uploads, name, source), previous)
+        else:
+            marker = target.with_name(f".{target.name}.{os.getpid()}.new")
+            marker.touch()
+        return Upload(self._save(self.uploads, name, source), previous, marker)
 
     @staticmethod
     def settle_upload(upload: "Upload", ingested: bool) -> None:
@@ -117,6 +128,8 @@ class Workspace:
             os.replace(upload.previous, upload.path)
         else:
             upload.path.unlink(missing_ok=True)
+        if upload.marker is not None:
+            upload.marker.unlink(missing_ok=True)
 
     def save_eval_dataset(self, name: str, source: Path) -> Path:
         if not name.lower().endswith(".jsonl"):
@@ -139,3 +152,23 @@ class Workspace:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         slug = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(dataset).stem)[:40]
         return self.eval_runs / f"{stamp}-{slug}"
+
+
+def settle_abandoned_uploads(data_dir: Path, stored_sha256: Callable[[Path], str | None]) -> None:
+    """Settle the uploads of processes killed before they settled them, by what the library
+    holds (`stored_sha256` of a file's document, None if none): an upload whose version is
+    stored stays; otherwise the previous version is put back, or the new file removed."""
+    folder = uploads_dir(data_dir)
+    if not folder.is_dir():
+        return
+    for aside in folder.iterdir():
+        found = UNSETTLED_RE.match(aside.name)
+        if not found or process_alive(int(found["pid"])):
+            continue
+        upload = Upload(folder / found["name"])
+        if found["kind"] == "previous":
+            upload = upload._replace(previous=aside)
+        else:
+            upload = upload._replace(marker=aside)
+        stored = upload.path.is_file() and stored_sha256(upload.path) == hashlib.sha256(upload.path.read_bytes()).hexdigest()
+        Workspace.settle_upload(upload, ingested=stored)

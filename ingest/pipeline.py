@@ -22,7 +22,7 @@ from assistant.models import Chunk, IngestReport
 from assistant.settings import Settings
 from assistant.store import ChunkStore
 from assistant.text import index_text
-from assistant.workspace import uploads_dir
+from assistant.workspace import settle_abandoned_uploads, uploads_dir
 from ingest.chunking import chunk_document, chunking_signature
 from ingest.loaders import load_bytes
 from ingest.metadata import document_metadata
@@ -61,7 +61,8 @@ class Ingestor:
     def _max_bytes(self) -> int:
         return int(self.settings.max_file_mb * 1024 * 1024)
 
-    def ingest(self, inputs: list[str], on_progress: ProgressCallback | None = None) -> list[IngestReport]:
+    def ingest(self, inputs: list[str], on_progress: ProgressCallback | None = None, actor: str = "local") -> list[IngestReport]:
+        """Add or update documents; each one written is audited with its write (as `actor`)."""
         refs, problems = expand_sources(inputs)
         reports = [IngestReport(source=src, status="failed", error=msg) for src, msg in problems]
         total = len(refs) + len(problems)
@@ -76,6 +77,7 @@ class Ingestor:
 
         downloads = self._download(refs)  # before the write lock: a slow server must not hold the library
         with self.store.write_lock(), ThreadPoolExecutor(1, thread_name_prefix="beacon-ingest-writer") as writer:
+            settle_abandoned_uploads(self.settings.data_dir, self._stored_sha256)
             # Documents are parsed one by one but embedded in groups: small per-document encode
             # calls waste most of the model's batching. Each document is still written (and
             # rolled back) on its own, so a failure or a crash never leaves half a document.
@@ -96,7 +98,7 @@ class Ingestor:
                 for report in failed:
                     done(report)
                 if ready:
-                    pending.append(writer.submit(self._write_group, ready, done))
+                    pending.append(writer.submit(self._write_group, ready, done, actor))
 
             for ref in refs:
                 prepared = self._guarded(ref, lambda: self._prepare(ref, downloads))
@@ -139,9 +141,9 @@ class Ingestor:
                 row += 1
         return list(group), []
 
-    def _write_group(self, ready: list["Prepared"], done: Callable[[IngestReport], None]) -> None:
+    def _write_group(self, ready: list["Prepared"], done: Callable[[IngestReport], None], actor: str) -> None:
         for p in ready:
-            done(self._guarded(p.ref, lambda p=p: self._write(p)))
+            done(self._guarded(p.ref, lambda p=p: self._write(p, actor)))
 
     def _download(self, refs: list[SourceRef]) -> dict[str, tuple[bytes, str] | Exception]:
         """Body and format (or the error, reported with its document) of every URL among the
@@ -209,15 +211,9 @@ class Ingestor:
         ]
         return Prepared(ref, chunks, texts, metadatas, vectors, missing, updated=bool(existing))
 
-    def _write(self, p: "Prepared") -> IngestReport:
-        self.store.write_document([c.id for c in p.chunks], [c.text for c in p.chunks], p.metadatas, p.vectors)
-        return IngestReport(
-            source=p.ref.source,
-            doc_id=p.ref.doc_id,
-            title=p.metadatas[0]["title"],
-            status="updated" if p.updated else "added",
-            chunks=len(p.chunks),
-        )
+    def _write(self, p: "Prepared", actor: str) -> IngestReport:
+        status = self.store.write_document([c.id for c in p.chunks], [c.text for c in p.chunks], p.metadatas, p.vectors, actor)
+        return IngestReport(source=p.ref.source, doc_id=p.ref.doc_id, title=p.metadatas[0]["title"], status=status, chunks=len(p.chunks))
 
     def _reused_embeddings(self, shas: list[str], existing: dict[str, dict]) -> tuple[np.ndarray, list[int]]:
         """Vectors the store already holds for these chunk texts, and the rows still to embed."""
@@ -233,9 +229,11 @@ class Ingestor:
                 missing.append(i)
         return vectors, missing
 
-    def remove(self, doc_id_or_source: str) -> tuple[str, int]:
-        """Delete a document by id or by source (as given at ingest, or its resolved path)."""
+    def remove(self, doc_id_or_source: str, actor: str = "local") -> tuple[str, int]:
+        """Delete a document by id or by source (as given at ingest, or its resolved path), with
+        Beacon's copy of it in uploads/, and audit it (as `actor`)."""
         with self.store.write_lock():
+            settle_abandoned_uploads(self.settings.data_dir, self._stored_sha256)
             docs = self.store.list_documents()
             wanted = doc_id_or_source
             matches = [d for d in docs if d.doc_id == wanted or d.source == wanted]
@@ -247,13 +245,17 @@ class Ingestor:
                 raise NotFound(f"No document with id or source {wanted!r}; `beacon docs list` shows what is in the library.")
             removed = 0
             for doc in matches:
-                removed += self.store.delete_document(doc.doc_id)
-                self._remove_upload(doc.source)
+                removed += self.store.delete_document(doc.doc_id, actor, self._own_copies(doc.source))
             return ", ".join(d.doc_id for d in matches), removed
 
-    def _remove_upload(self, source: str) -> None:
-        """Delete Beacon's own copy of an uploaded document; files elsewhere are the user's."""
+    def _stored_sha256(self, path: Path) -> str | None:
+        """The sha256 the library holds for the document read from this file, if any."""
+        refs, _ = expand_sources([str(path)])
+        chunks = self.store.document_chunks(refs[0].doc_id) if refs else {}
+        return next(iter(chunks.values())).get("sha256") if chunks else None
+
+    def _own_copies(self, source: str) -> list[Path]:
+        """Beacon's own copy of an uploaded document; files elsewhere are the user's."""
         uploads = uploads_dir(self.settings.data_dir).resolve()
         path = Path(source).resolve()
-        if path.parent == uploads and path.is_file():
-            path.unlink()
+        return [path] if path.parent == uploads else []

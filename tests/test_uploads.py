@@ -5,6 +5,9 @@ Handlers run against a real assistant on a real Chroma store."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import gradio as gr
@@ -110,3 +113,22 @@ def test_files_of_other_types_are_not_stored(tmp_path):
     with pytest.raises(UnsupportedFormat):
         Workspace(tmp_path / "data").save_upload("tool.exe", source)
     assert not (tmp_path / "data" / "uploads").exists()
+
+
+def test_an_upload_left_unsettled_by_a_killed_server_is_settled_by_the_next_writer(trainer_ui, tmp_path):
+    """A process killed between saving an upload and settling it: the next ingest keeps the
+    version the library holds and removes the rest (here: an upload never ingested, and a
+    new version that replaced a stored one but was never ingested)."""
+    handlers, beacon = trainer_ui
+    upload(handlers, [browser_upload(tmp_path, "report.md", REPORT)])
+    uploads = beacon.settings.data_dir / "uploads"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    pid = int(dead.stdout)  # a process that has ended
+    os.replace(uploads / "report.md", uploads / f".report.md.{pid}.previous")
+    (uploads / "report.md").write_text(BRIEFING, encoding="utf-8")  # the new version, never ingested
+    (uploads / f".orphan.md.{pid}.new").touch()
+    (uploads / "orphan.md").write_text(BRIEFING, encoding="utf-8")
+
+    beacon.ingest([])
+    assert sorted(p.name for p in uploads.iterdir()) == ["report.md"]
+    assert (uploads / "report.md").read_text(encoding="utf-8") == REPORT
