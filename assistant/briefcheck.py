@@ -13,8 +13,13 @@ Checks, each a `Finding.check` value:
                naming them (e.g. Art. 7(2) prevention and 7(2)(c) education for removed children)
     as_of      the front-matter `as_of` is earlier than the latest date the brief mentions
     figure     the same figure is described two different ways across briefs
-    date       the same event is dated differently across briefs
+    date       the same event is dated differently in another brief or in a library document
     strength   the same commitment is given a different strength in another brief
+    timing     a sentence citing an article states its timing differently ("three months after"
+               where the article, or a brief quoting it, says "the first day of the month following")
+    title      a document symbol (MC.DEC/6/17) is described by a subject its quoted title does not name
+    source     a sentence gives an event or decision a verb of another strength than the library
+               document about it uses for the same thing ("urged" where the source says "explored")
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ BINDING, EXHORT, OPTIONAL = "binding", "exhortation", "option"
 CUES = [
     (OPTIONAL, r"consider(?:s|ing|ation)?|may|endeavou?rs?|encourag(?:e|es|ed)|invit(?:e|es|ed)|tr(?:y|ies)|recommend(?:s|ed)?|seek(?:s)?|possibility"),
     (EXHORT, r"should|calls? (?:on|upon)|called (?:on|upon)|urg(?:e|es|ed)|asks?|asked|expects?"),
-    (BINDING, r"shall|must|requir(?:e|es|ed|ing)|oblig(?:e|es|ed|ation|ations)|undertakes?|ha(?:s|ve) to"),
+    (BINDING, r"shall|must|requir(?:e|es|ed|ing)|oblig(?:e|es|ed|ation|ations)|undertakes?|ha(?:s|ve) to|commit(?:s|ted)? (?:themselves )?to"),
 ]
 CUE_RE = re.compile(r"\b(" + "|".join(f"(?P<{name}>{pattern})" for name, pattern in CUES) + r")\b", re.I)
 WEAKENERS = re.compile(r"\b(consider(?:s|ing|ation)?|endeavou?r|tr(?:y|ies)|seek|possibility)\b", re.I)
@@ -65,6 +70,27 @@ DAY_DATE_RE = re.compile(r"\b(\d{1,2})(?:[–-](\d{1,2}))?\s+(" + "|".join(MONTH
 MONTH_DATE_RE = re.compile(r"\b(" + "|".join(MONTHS) + r")\s+((?:19|20)\d{2})\b", re.I)
 RANGE_END_RE = re.compile(r"(?:\d\s*[–-]\s*|\bto\s+(?:\d{1,2}\s+)?|\buntil\s+(?:\d{1,2}\s+)?)$")
 YEAR_RE = re.compile(r"(?<![/\d.-])((?:19|20)\d{2})(?![/\d])")
+
+# Timing: periods ("three months", "90 days", "the ninetieth day") and the anchor that moves a date
+# to the start of a month ("the first day of the month following").
+NUMBER_WORDS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())} | {"thirty": 30, "sixty": 60, "ninety": 90}
+ORDINAL_WORDS = {"second": 2, "third": 3, "fifteenth": 15, "thirtieth": 30, "sixtieth": 60, "ninetieth": 90}
+MONTH_ANCHOR = "the first day of the following month"
+ANCHOR_RE = re.compile(r"\bfirst day of the (?:month following|following month)\b", re.I)
+PERIOD_RE = re.compile(r"\b(\d+|" + "|".join(NUMBER_WORDS) + "|" + "|".join(ORDINAL_WORDS) + r"|\d+(?:st|nd|rd|th))[\s-]+(day|week|month|year)s?\b", re.I)
+
+# Document symbols, in the forms briefs and sources write them, mapped to one spelling.
+MC_SYMBOL_RE = re.compile(r"\b(?:MC\.DEC/|(?:MC|Ministerial Council) Decision (?:No\.\s*)?|Decision No\.\s*)(\d+)/(\d{2})\b")
+PC_SYMBOL_RE = re.compile(r"\b(?:PC\.DEC/|Permanent Council Decision No\.\s*)(\d+)\b")
+# How a sentence says what a document is about: "MC.DEC/6/17 on X", "… is a decision that addresses X".
+DESCRIBED_RE = re.compile(r"^\s*(?:\([^)]*\)\s*)?(?:(?:is|was) (?:a|an|the) (?:[\w./-]+ ){0,5}?(?:decision|declaration|addendum|document)\b[^.;\"“]{0,30}?\s+(?:(?:that|which) (?:addresses|covers|concerns|deals with)|on|about|concerning|titled|entitled)|on|about|concerning|:)\s+(.+)", re.I)
+TITLED_RE = re.compile(r"^[^\"“]{0,80}?\b(?:titled|entitled|called)\s+[\"“]([^\"”]+)[\"”]|^\s*(?:\([^)]*\))?\s*[,:]?\s*\(?[\"“]([^\"”]+)[\"”]", re.I)
+
+# Verbs that report what an event or body did with a theme rather than asked of anyone.
+DISCUSSED = "discussion"
+DISCUSS_RE = re.compile(r"\b(explor(?:e|es|ed|ing)|discuss(?:es|ed|ing)?|examin(?:e|es|ed|ing)|debat(?:e|es|ed|ing)|delv(?:e|es|ed|ing)|focus(?:es|ed)? on|look(?:s|ed)? at|analy[sz](?:e|es|ed|ing))\b", re.I)
+ORDINAL_EVENT_RE = re.compile(r"\b(\d+(?:st|nd|rd|th))\s+((?:[A-Z][a-z]+\s+)*)(?:[a-z]+)?")
+OBJECT_GENERIC = frozenset({"parti", "state", "osce", "measu", "again", "ensur", "membe", "count", "gover"})
 
 
 @dataclass(frozen=True)
@@ -240,6 +266,23 @@ def strength(text: str) -> tuple[str, str] | None:
     return kind, match.group(0)
 
 
+def timing(text: str) -> set[str]:
+    """The periods a text states ("3 month", "90 day") and the month anchor, each as one phrase."""
+    found = {MONTH_ANCHOR} if ANCHOR_RE.search(text) else set()
+    for m in PERIOD_RE.finditer(ANCHOR_RE.sub(" ", text)):
+        n = m.group(1).lower()
+        number = NUMBER_WORDS.get(n) or ORDINAL_WORDS.get(n) or int(re.sub(r"\D", "", n))
+        found.add(f"{number} {m.group(2).lower()}")
+    return found
+
+
+def symbols_in(text: str) -> list[tuple[str, int, int]]:
+    """(symbol in one spelling, start, end) of each OSCE document symbol in `text`."""
+    found = [(f"MC.DEC/{m.group(1)}/{m.group(2)}", m.start(), m.end()) for m in MC_SYMBOL_RE.finditer(text)]
+    found += [(f"PC.DEC/{m.group(1)}", m.start(), m.end()) for m in PC_SYMBOL_RE.finditer(text)]
+    return sorted(found, key=lambda f: f[1])
+
+
 # ----------------------------------------------------------------------------- instruments
 
 
@@ -325,8 +368,9 @@ def article_unit(instrument: Instrument, ref: tuple[str, str, str, str]) -> tupl
     number, para, point, _ = ref
     text = instrument.articles.get(number)
     if text is None:
-        quoted = instrument.quoted.get(number + para) or (instrument.quoted.get(number) if not para else None)
-        return (quoted or []), {}
+        if para:
+            return instrument.quoted.get(number + para, []), {}
+        return [q for key, quotes in instrument.quoted.items() if re.fullmatch(re.escape(number) + r"(\(\d+\))?", key) for q in quotes], {}
     text = re.sub(r"(?m)^#+.*$", "", text)
     if para:
         paragraphs = re.split(r"(?m)^\s*(\d+)\.\s+", text)
@@ -385,6 +429,7 @@ def check_modal(brief: Brief, instruments: list[Instrument]) -> list[Finding]:
                 claimed = strength(previous.text)  # "X should happen. Article 26 is the provision on X."
             unit, points = article_unit(instrument, ref)
             findings += check_scope(sentence, ref, points, instrument)
+            findings += check_timing(sentence, ref, unit, instrument)
             if claimed is None or not unit:
                 continue
             stated = {s for s in (strength(u) for u in unit) if s}
@@ -403,6 +448,22 @@ def clause_of(text: str, ref: tuple[str, str, str, str]) -> str:
         if any("".join(m.groups()[:3]) == cited for m in CITATION_RE.finditer(clause)):
             return clause
     return text
+
+
+def check_timing(sentence: Sentence, ref: tuple[str, str, str, str], unit: list[str], instrument: Instrument) -> list[Finding]:
+    """A period the article does not state, or a dropped month anchor ("the first day of the month following")."""
+    claimed = timing(clause_of(sentence.text, ref))
+    stated = set().union(*(timing(u) for u in unit)) if unit else set()
+    if not claimed or not stated:
+        return []
+    wrong = claimed - stated
+    dropped = (stated - claimed) & {MONTH_ANCHOR}
+    if not wrong and not dropped:
+        return []
+    cited = "Article " + "".join(ref[:2])
+    said = "; ".join(f"\"{t}\"" for t in sorted(claimed))
+    text = "; ".join(f"\"{t}\"" for t in sorted(stated))
+    return [Finding("timing", sentence.line, f"states the timing of {cited} of {instrument.key} as {said}, whose wording says {text}", sentence.text, f"{instrument.key}, {cited}")]
 
 
 def check_scope(sentence: Sentence, ref: tuple[str, str, str, str], points: dict[str, str], instrument: Instrument) -> list[Finding]:
@@ -478,23 +539,64 @@ def check_figures(briefs: list[Brief]) -> dict[str, list[Finding]]:
     return findings
 
 
-def check_cross_brief(briefs: list[Brief]) -> dict[str, list[Finding]]:
-    """The same statement in two briefs with a different date, or a different strength."""
+def dated(text: str) -> tuple[set[str], set[tuple[str, str, str]]]:
+    """(content stems without the dates, the days named) of a sentence."""
+    stems = content_stems(DAY_DATE_RE.sub(" ", text)) - set(MONTHS) - {m[:5] for m in MONTHS}
+    return stems, {(d, m.group(3).lower(), m.group(4)) for m in DAY_DATE_RE.finditer(text) for d in m.group(1, 2) if d}
+
+
+def date_contexts(text: str) -> list[tuple[tuple[str, str, str], set[str]]]:
+    """(day, the content stems of the ten words before it) for each day a sentence names."""
+    found, previous = [], 0
+    for m in DAY_DATE_RE.finditer(text):
+        before = content_stems(" ".join(text[previous: m.start()].split()[-10:]))
+        found += [((d, m.group(3).lower(), m.group(4)), before) for d in m.group(1, 2) if d]
+        previous = m.end()
+    return found
+
+
+def dated_differently_in_source(text: str, source: str) -> str:
+    """The source's day for the event a sentence dates, when the words leading to the two dates
+    say the same thing (three stems, half of them) in the same month and the days differ."""
+    ours, theirs = date_contexts(text), date_contexts(source)
+    for day, before in ours:
+        for other_day, other_before in theirs:
+            shared = before & other_before
+            same_event = len(shared) >= 3 and len(shared) >= 0.5 * min(len(before), len(other_before))
+            if same_event and day[1:] == other_day[1:] and not any(d == other_day for d, _ in ours) and not any(d == day for d, _ in theirs):
+                return " ".join(other_day)
+    return ""
+
+
+def dated_differently(stems, days, other_stems, other_days) -> bool:
+    """Two sentences that say the same thing (half their words) about the same month, on other days."""
+    shared = stems & other_stems
+    similar = len(shared) >= 4 and len(shared) >= 0.5 * min(len(stems), len(other_stems))
+    return bool(similar and days and other_days and not days & other_days and {d[1:] for d in days} & {d[1:] for d in other_days})
+
+
+def check_cross_brief(briefs: list[Brief], sources: list[SourceDocument] = ()) -> dict[str, list[Finding]]:
+    """The same statement in two briefs, or in a brief and a library document, with a different
+    date; the same commitment in two briefs with a different strength."""
     stated = []
     for brief in briefs:
         for sentence in brief.sentences:
-            stems = content_stems(DAY_DATE_RE.sub(" ", sentence.text)) - set(MONTHS) - {m[:5] for m in MONTHS}
-            days = {(d, m.group(3).lower(), m.group(4)) for m in DAY_DATE_RE.finditer(sentence.text) for d in m.group(1, 2) if d}
-            symbols = set(re.findall(r"\b[A-Z]{2,}\.[A-Z]{2,}/\d+/\d+\b|\bPC\.DEC/\d+\b", sentence.text))
+            stems, days = dated(sentence.text)
+            symbols = {s for s, _, _ in symbols_in(sentence.text)}
             stated.append((brief, sentence, stems, days, symbols, strength(sentence.text)))
+    sourced = [(doc.name, text) for doc in sources for text in doc.sentences if DAY_DATE_RE.search(text)]
     findings: dict[str, list[Finding]] = {}
     for brief, sentence, stems, days, symbols, duty in stated:
+        for name, text in sourced if days else ():
+            shown = dated_differently_in_source(sentence.text, text)
+            if shown:
+                findings.setdefault(brief.name, []).append(Finding("date", sentence.line, f"{name} dates the same event {shown}: \"{' '.join(text.split())}\"", sentence.text, name))
+                break
         for other, other_sentence, other_stems, other_days, other_symbols, other_duty in stated:
             if other is brief:
                 continue
             shared = stems & other_stems
-            similar = len(shared) >= 4 and len(shared) >= 0.5 * min(len(stems), len(other_stems))
-            if similar and days and other_days and not days & other_days and {d[1:] for d in days} & {d[1:] for d in other_days}:
+            if dated_differently(stems, days, other_stems, other_days):
                 shown = ", ".join(" ".join(d) for d in sorted(other_days))
                 findings.setdefault(brief.name, []).append(Finding("date", sentence.line, f"{other.name} dates the same event {shown}", sentence.text, other.name))
             same_commitment = symbols & other_symbols and len(shared - {s.lower()[:5] for s in symbols}) >= 3
@@ -512,15 +614,156 @@ def _objects_match(text: str, other: str, duty, other_duty) -> bool:
     return len(obj(text) & obj(other)) >= 2
 
 
+def described_sites(brief: Brief) -> list[tuple[str, int]]:
+    """Where a brief says what something is: its sentences, its headings and its title (text, line)."""
+    sites = [(s.text, s.line) for s in brief.sentences]
+    sites += [(line.lstrip("#").strip(), brief.body_start + i) for i, line in enumerate(brief.body.splitlines()) if line.startswith("#")]
+    return sites + [(str(brief.meta.get("title", "")), 1)]
+
+
+def symbol_titles(texts: list[tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """symbol -> (title, where) for each symbol given a title in quotation marks:
+    `MC.DEC/6/17 … titled "…"`, `MC.DEC/6/17, "…"` or `"…" (MC.DEC/6/17`."""
+    titles: dict[str, tuple[str, str]] = {}
+    for text, where in texts:
+        found = symbols_in(text)
+        for i, (symbol, _, end) in enumerate(found):
+            following = text[end: found[i + 1][1] if i + 1 < len(found) else len(text)]
+            m = TITLED_RE.match(following)
+            if m:
+                titles.setdefault(symbol, (m.group(1) or m.group(2), where))
+        for m in re.finditer(r"[\"“]([^\"”]+)[\"”]\s*\(", text):
+            after = symbols_in(text[m.end(): m.end() + 20])
+            if after and after[0][1] == 0:
+                titles.setdefault(after[0][0], (m.group(1), where))
+    # A title of three words or fewer ("One Decade Later") is a short name; it does not state a subject.
+    return {symbol: (title, where) for symbol, (title, where) in titles.items() if len(title.split()) > 3}
+
+
+def check_titles(briefs: list[Brief], titles: dict[str, tuple[str, str]]) -> dict[str, list[Finding]]:
+    """A symbol described ("MC.DEC/6/17 on …", "… a decision that addresses …") by a subject that
+    its title, quoted elsewhere, does not name."""
+    findings: dict[str, list[Finding]] = {}
+    for brief in briefs:
+        for text, line in described_sites(brief):
+            found = symbols_in(text)
+            for i, (symbol, _, end) in enumerate(found):
+                if symbol not in titles:
+                    continue
+                following = text[end: found[i + 1][1] if i + 1 < len(found) else len(text)]
+                m = DESCRIBED_RE.match(following)
+                if not m or m.group(1).lstrip().startswith(("\"", "“")):
+                    continue
+                subject = re.split(r"[.;:,()]|\bincluding\b|\bwhich\b|\band\b", m.group(1))[0].strip()
+                title, where = titles[symbol]
+                extra = content_stems(subject) - content_stems(title) - {"decis", "osce", "minis", "counc"}
+                if extra:
+                    findings.setdefault(brief.name, []).append(Finding("title", line, f"describes {symbol} as about \"{subject}\", which its title \"{title}\" ({where}) does not name: give the title, or say which part of it you mean", text, where))
+    return findings
+
+
+def parenthetical_free(text: str) -> str:
+    return re.sub(r"\([^()]*\)", " ", QUOTE_RE.sub(" ", text))
+
+
+def verb_segments(text: str) -> list[tuple[str, str, str]]:
+    """(strength, cue, the words it governs) for each reporting or duty verb of a source sentence.
+
+    A verb governs the words up to the next verb; the words before the first verb go with it
+    ("the need to target vulnerabilities was explored")."""
+    plain = parenthetical_free(text)
+    cues = sorted([(m.start(), m.end()) for m in CUE_RE.finditer(plain)] + [(m.start(), m.end()) for m in DISCUSS_RE.finditer(plain)])
+    kept: list[tuple[int, int]] = []
+    for start, end in cues:  # "asks States to consider": the second cue qualifies the first
+        if kept and len(plain[kept[-1][1]: start].split()) < 5:
+            continue
+        kept.append((start, end))
+    segments = []
+    for i, (start, end) in enumerate(kept):
+        stop = kept[i + 1][0] if i + 1 < len(kept) else len(plain)
+        words_governed = (plain[:start] if i == 0 else "") + " " + plain[end:stop]
+        if DISCUSS_RE.fullmatch(plain[start:end]):
+            kind, cue = DISCUSSED, plain[start:end]
+        else:
+            kind, cue = strength(plain[start:stop]) or (None, "")
+        if kind:
+            segments.append((kind, cue, words_governed))
+    return segments
+
+
+def subject_keys(text: str) -> tuple[set[str], list[tuple[str, set[str]]]]:
+    """What a clause is about: document symbols, and numbered events ("24th Alliance conference")."""
+    symbols = {s for s, _, _ in symbols_in(text)}
+    events = [(m.group(1).lower(), {w.lower() for w in m.group(2).split()}) for m in ORDINAL_EVENT_RE.finditer(text) if m.group(2).strip()]
+    return symbols, events
+
+
+def names_subject(text: str, symbols: set[str], events: list[tuple[str, set[str]]]) -> bool:
+    low = text.lower()
+    if symbols & {s for s, _, _ in symbols_in(text)}:
+        return True
+    return any(re.search(r"\b" + ordinal + r"\b", low) and all(re.search(r"\b" + re.escape(n) + r"\b", low) for n in names) for ordinal, names in events)
+
+
+@dataclass
+class SourceDocument:
+    name: str
+    top: str  # the first lines: what the document is about
+    sentences: list[str]
+
+
+def source_documents(library: list[LibraryDocument], skip: set[str]) -> list[SourceDocument]:
+    docs = []
+    for doc in library:
+        if doc.name in skip:
+            continue
+        lines = [line for line in doc.text.splitlines() if line.strip()]
+        # File names cited inside a document ("— osce-mc-dec-8-07.txt, exc 2") are not its wording.
+        text = re.sub(r"\S+\.(?:txt|md|pdf|html?)\b", " ", doc.text)
+        docs.append(SourceDocument(doc.name, " ".join(lines[:3]), [s.text for s in split_sentences(text, 1)]))
+    return docs
+
+
+def check_sources(brief: Brief, sources: list[SourceDocument]) -> list[Finding]:
+    """A sentence that gives an event or decision a verb ("urged", "asks … to consider") of another
+    strength than the library document about it uses for the same thing; both are shown."""
+    findings = []
+    for sentence in brief.sentences:
+        for plain in re.split(r";\s+", parenthetical_free(sentence.text)):
+            match = CUE_RE.search(plain)
+            claimed = strength(plain[match.start():]) if match else None
+            if claimed is None:
+                continue
+            symbols, events = subject_keys(plain[: match.start()])
+            if not symbols and not events or re.search(r"\bthat\b", plain[: match.start()]):
+                continue  # no named subject, or the verb is inside reported content ("stresses that laws must …")
+            about = [(doc, [s for s in doc.sentences if names_subject(doc.top, symbols, events) or names_subject(s, symbols, events)]) for doc in sources]
+            segments = [(doc.name, seg) for doc, sentences in about for s in sentences for seg in verb_segments(s)]
+            for part in re.split(r",\s*(?:and\s+)?|\s+and\s+(?=to\b)", plain[match.end():]):
+                wanted = content_stems(part) - OBJECT_GENERIC
+                if len(wanted) < 2:
+                    continue
+                scored = [(len(wanted & content_stems(seg[2])), name, seg) for name, seg in segments]
+                matching = [(n, name, seg) for n, name, seg in scored if n >= 2 and n >= 0.5 * len(wanted)]
+                if not matching or any(seg[0] == claimed[0] for _, _, seg in matching):
+                    continue
+                _, name, (kind, cue, governed) = max(matching, key=lambda m: m[0])
+                findings.append(Finding("source", sentence.line, f"says \"{claimed[1]}\" ({claimed[0]}) for \"{part.strip()}\" where {name} says \"{cue}\" ({kind}): \"{' '.join(governed.split())}\"", sentence.text, name))
+    return findings
+
+
 # ----------------------------------------------------------------------------- entry point
 
 
-def check_briefs(paths: list[Path], library: list[LibraryDocument]) -> list[BriefReport]:
+def check_briefs(paths: list[Path], library: list[LibraryDocument], reference: list[LibraryDocument] = ()) -> list[BriefReport]:
     """Check every brief in `paths` against `library` and against each other; one report per brief.
 
     The other briefs in the same folders are the project's own words: they are not compared for
     copied wording (a library document with a brief's file name is that brief, or a sibling), but
-    they take part in the checks across briefs (figures, dates, strengths)."""
+    they take part in the checks across briefs (figures, dates, strengths). `reference` documents
+    (facts with their sources, such as thb-facts.md) are read like library documents for dates,
+    titles and what a source says an event or decision did, but not for copied wording: a fact
+    restated in a brief shares its names and short phrases with the fact."""
     checked = find_briefs(paths)
     siblings = {p.resolve() for folder in {c.parent for c in checked} for p in folder.glob("*.md")} - {c.resolve() for c in checked}
     briefs = [read_brief(p) for p in checked]
@@ -534,11 +777,13 @@ def check_briefs(paths: list[Path], library: list[LibraryDocument]) -> list[Brie
         for i in range(len(tokens) - RUN_WORDS + 1):
             grams.setdefault(tuple(tokens[i: i + RUN_WORDS]), doc.name)
     instruments = build_instruments(library, everyone)
+    sources = source_documents(list(library) + list(reference), names)
     figures = check_figures(everyone)
-    cross = check_cross_brief(everyone)
+    cross = check_cross_brief(everyone, sources)
+    titled = check_titles(everyone, symbol_titles([(t, b.name) for b in everyone for t, _ in described_sites(b)] + [(s, d.name) for d in sources for s in d.sentences]))
     reports = []
     for brief in briefs:
-        findings = check_copied(brief, grams) + check_modal(brief, instruments) + check_as_of(brief)
-        findings += figures.get(brief.name, []) + cross.get(brief.name, [])
+        findings = check_copied(brief, grams) + check_modal(brief, instruments) + check_as_of(brief) + check_sources(brief, sources)
+        findings += figures.get(brief.name, []) + cross.get(brief.name, []) + titled.get(brief.name, [])
         reports.append(BriefReport(str(brief.path), sorted(findings, key=lambda f: (f.line, f.check))))
     return reports

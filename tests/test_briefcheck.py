@@ -18,7 +18,10 @@ REPO = Path(__file__).resolve().parents[1]
 KNOWLEDGE = REPO / "knowledge"
 SHARED = REPO.parent / "shared"
 LIBRARY_DIRS = [SHARED / "corpus", SHARED / "seeds"]
+REFERENCE = SHARED / "reference" / "thb-facts.md"
 needs_corpus = pytest.mark.skipif(not (SHARED / "corpus").is_dir(), reason="../shared/corpus (the treaty texts) is not next to this checkout")
+needs_seeds = pytest.mark.skipif(not (SHARED / "seeds").is_dir(), reason="../shared/seeds (the seed press releases) is not next to this checkout")
+needs_reference = pytest.mark.skipif(not REFERENCE.is_file(), reason="../shared/reference/thb-facts.md is not next to this checkout")
 
 
 def shared_library():
@@ -49,6 +52,7 @@ PUT_BACK = [
     ("osr-cthb-office.md", "27.6 million people in forced labour, the ILO figure that the homepage calls victims; it is not a count of trafficking victims. The homepage also cites", "27.6 million victims of trafficking and", "figure"),
     ("ilo-forced-labour-conventions-c029-c182.md", 'as_of: "2024-12"', 'as_of: "2024-04"', "as_of"),
     ("national-referral-mechanisms.md", 'as_of: "2023-01"', 'as_of: "2022-01"', "as_of"),
+    pytest.param("prevention-root-causes-vulnerabilities.md", "At the 24th Alliance conference (April 2024), OSCE leaders and experts called on participating States to go further than awareness-raising campaigns; aiming prevention at the vulnerabilities that traffickers exploit was a theme the conference explored, not a call it made", "The 24th Alliance conference (April 2024) urged participating States to move beyond awareness-raising campaigns and to target vulnerabilities and root causes directly", "source", marks=needs_seeds),
     pytest.param("palermo-protocol-2000.md", "- Article 9(4) requires measures", "- States Parties shall take or strengthen measures, including through bilateral or multilateral cooperation, to alleviate the factors that make persons vulnerable. Article 9(4) requires measures", "copied", marks=needs_corpus),
 ]
 
@@ -117,3 +121,149 @@ def test_one_brief_is_checked_with_its_sibling_briefs_but_not_for_wording_they_s
     office.write_text(office.read_text(encoding="utf-8").replace("27.6 million people in forced labour,", "27.6 million victims of trafficking,"), encoding="utf-8")
     [report] = check_briefs([office], library)
     assert [f.check for f in report.findings] == ["figure"] and report.findings[0].other in {"alliance-conference-24-2024.md", "prevention-labour-migration.md"}
+
+
+def test_the_shipped_briefs_pass_against_the_reference_facts():
+    if not REFERENCE.is_file():
+        pytest.skip("../shared/reference/thb-facts.md is not next to this checkout")
+    reports = check_briefs([KNOWLEDGE], shared_library(), library_from_paths([REFERENCE]))
+    flagged = {Path(r.brief).name: [(f.line, f.check, f.message) for f in r.findings] for r in reports if not r.ok}
+    assert not flagged, json.dumps(flagged, indent=1)
+
+
+def copy_with(tmp_path, brief: str, corrected: str, wrong: str) -> Path:
+    """A copy of knowledge/ with one corrected claim replaced by the wrong one it corrected."""
+    briefs = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, briefs)
+    text = (briefs / brief).read_text(encoding="utf-8")
+    assert corrected in text, "the corrected wording is in the shipped brief"
+    (briefs / brief).write_text(text.replace(corrected, wrong), encoding="utf-8")
+    return briefs
+
+
+def write_documents(folder: Path, **texts: str) -> list:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        (folder / f"{name}.txt").write_text(text, encoding="utf-8")
+    return library_from_paths([folder])
+
+
+COE_CORRECTED = 'Article 42(3) sets the date of entry into force precisely: once ten Signatories, at least eight of them Council of Europe member States, have consented to be bound, the Convention enters into force on "the first day of the month following the expiration of a period of three months" after that date, not simply three months later.'
+COE_WRONG = "Under Article 42, CETS No. 197 enters into force three months after ten Signatories, at least eight of them Council of Europe member States, have consented to be bound."
+COE_ARTICLES = """# Council of Europe Convention on Action against Trafficking in Human Beings
+
+### Article 26
+
+Each Party shall, in accordance with the basic principles of its legal system, provide for the possibility of not imposing penalties on victims for their involvement in unlawful activities, to the extent that they have been compelled to do so.
+
+### Article 42
+
+1. This Convention shall be open for signature by the member States of the Council of Europe, the non member States which have participated in its elaboration and the European Community.
+2. This Convention is subject to ratification, acceptance or approval. Instruments of ratification, acceptance or approval shall be deposited with the Secretary General of the Council of Europe.
+3. This Convention shall enter into force on the first day of the month following the expiration of a period of three months after the date on which 10 Signatories, including at least 8 member States of the Council of Europe, have expressed their consent to be bound by the Convention in accordance with the provisions of the preceding paragraph.
+"""
+
+
+def test_entry_into_force_three_months_after_is_flagged_against_the_article_text(tmp_path):
+    library = shared_library() + write_documents(tmp_path / "lib", coe_convention_thb_2005=COE_ARTICLES)
+    assert check_briefs([KNOWLEDGE / "coe-convention-2005-greta.md"], library)[0].ok
+    briefs = copy_with(tmp_path, "coe-convention-2005-greta.md", COE_CORRECTED, COE_WRONG)
+    [finding] = [f for f in findings_for(check_briefs([briefs], library), "coe-convention-2005-greta.md") if f.check == "timing"]
+    assert "the first day of the following month" in finding.message and '"3 month"' in finding.message
+
+
+def test_a_brief_quoting_an_article_is_the_reference_for_paraphrases_of_it(tmp_path):
+    """No article text in the library: the shipped brief's quotation of Art. 42(3) is the reference."""
+    briefs = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, briefs)
+    new = briefs / "treaty-dates.md"
+    new.write_text(f'---\ntitle: "Treaty dates"\nas_of: "2024-01"\n---\n\n## Council of Europe Convention\n\n{COE_WRONG}\n', encoding="utf-8")
+    [finding] = check_briefs([new], shared_library())[0].findings
+    assert finding.check == "timing" and finding.line == 8
+
+
+MC617_CORRECTED = 'MC.DEC/6/17 is the 2017 OSCE Ministerial Council decision titled "Strengthening Efforts to Prevent Trafficking in Human Beings". MC.DEC/6/17 covers prevention of trafficking in general, and supply chains are one part of it, not its whole subject.'
+MC617_WRONG = "MC.DEC/6/17 is a 2017 OSCE Ministerial Council decision that addresses trafficking in supply chains."
+
+
+def test_a_decision_described_by_a_subject_its_title_does_not_name_is_flagged(tmp_path):
+    briefs = copy_with(tmp_path, "mc-decisions-2017-2018-supply-chains-children.md", MC617_CORRECTED, MC617_WRONG)
+    titles = write_documents(tmp_path / "ref", osce_mc_decisions_2017='Vienna, 8 December 2017: Ministerial Council Decision No. 6/17, "Strengthening Efforts to Prevent Trafficking in Human Beings".')
+    assert check_briefs([KNOWLEDGE], shared_library(), titles)[0].ok
+    findings = findings_for(check_briefs([briefs], shared_library(), titles), "mc-decisions-2017-2018-supply-chains-children.md")
+    [finding] = [f for f in findings if f.check == "title"]
+    assert "trafficking in supply chains" in finding.message and "Strengthening Efforts" in finding.message
+
+
+def test_a_title_quoted_in_one_brief_is_the_reference_for_the_others(tmp_path):
+    briefs = copy_with(tmp_path, "osr-model-guidelines-supply-chains-2018.md", "the supply-chain provisions of MC.DEC/6/17 (2017).", "MC.DEC/6/17 on preventing trafficking in supply chains.")
+    [finding] = findings_for(check_briefs([briefs], shared_library()), "osr-model-guidelines-supply-chains-2018.md")
+    assert finding.check == "title" and finding.other == "mc-decisions-2017-2018-supply-chains-children.md"
+
+
+def test_a_call_attributed_to_an_event_whose_source_only_explored_the_theme_is_flagged(tmp_path):
+    sources = write_documents(tmp_path / "lib", forum_press_release=(
+        "VIENNA, 3 May 2023 - At the 5th Regional Forum on Labour Migration, ministers called on governments to license recruitment agencies.\n\n"
+        "The need to protect domestic workers from debt bondage was also explored during the forum.\n"))
+    brief = tmp_path / "brief.md"
+    brief.write_text('---\ntitle: "T"\nas_of: "2023-06"\n---\n\n## Forum\n\nThe 5th Regional Forum urged governments to license recruitment agencies and to protect domestic workers from debt bondage (press release).\n', encoding="utf-8")
+    [finding] = check_briefs([brief], sources)[0].findings
+    assert finding.check == "source" and '"urged"' in finding.message and '"explored"' in finding.message
+    assert "domestic workers from debt bondage" in finding.message and finding.other == "forum_press_release.txt"
+    brief.write_text(brief.read_text(encoding="utf-8").replace(" and to protect domestic workers from debt bondage", ""), encoding="utf-8")
+    assert check_briefs([brief], sources)[0].ok
+
+
+MC807_SUMMARY = (
+    "MC.DEC/8/07 (Madrid 2007) on combating trafficking in human beings for labour exploitation.\n\n"
+    "The decision asks participating States to consider holding contractors accountable when they knowingly use subcontractors involved in trafficking. "
+    "It calls on participating States to develop programmes that curb fraudulent recruitment practices, to ensure effective sanctions where employers or "
+    "recruitment agencies create debt bondage, and to ensure confidential complaint procedures for workers.\n")
+MC807_PUT_BACK = [p[:3] for p in PUT_BACK if len(p) == 4 and p[3] == "strength"]  # pytest.param entries have 3 fields
+
+
+def test_a_softened_commitment_is_flagged_against_its_source_even_when_both_briefs_repeat_it(tmp_path):
+    sources = write_documents(tmp_path / "ref", mc_dec_8_07_summary=MC807_SUMMARY)
+    assert all(r.ok for r in check_briefs([KNOWLEDGE], shared_library(), sources))
+    briefs = copy_with(tmp_path, *MC807_PUT_BACK[0])
+    (brief, corrected, wrong) = MC807_PUT_BACK[1]
+    (briefs / brief).write_text((briefs / brief).read_text(encoding="utf-8").replace(corrected, wrong), encoding="utf-8")
+    reports = check_briefs([briefs], shared_library(), sources)
+    for name, _, _ in MC807_PUT_BACK:
+        sourced = [f for f in findings_for(reports, name) if f.check == "source"]
+        assert sourced and all('"calls on"' in f.message and f.other == "mc_dec_8_07_summary.txt" for f in sourced)
+
+
+EU_CORRECTED = "in Strasbourg on 23 April 2024"
+EU_WRONG = "on 22 April 2024"
+
+
+def test_a_date_is_flagged_against_a_source_when_no_other_brief_repeats_it(tmp_path):
+    briefs = copy_with(tmp_path, "eu-directive-2011-36-and-2024-revision.md", EU_CORRECTED, EU_WRONG)
+    demand = briefs / "prevention-demand.md"
+    demand.write_text(demand.read_text(encoding="utf-8").replace("by the European Parliament on 23 April 2024", "by the European Parliament in April 2024"), encoding="utf-8")
+    sources = write_documents(tmp_path / "ref", eucrim="The European Parliament adopted the revised directive on 23 April 2024 in Strasbourg, with 563 votes in favour.")
+    findings = findings_for(check_briefs([briefs], shared_library(), sources), "eu-directive-2011-36-and-2024-revision.md")
+    assert [f.other for f in findings if f.check == "date"] == ["eucrim.txt"]
+
+
+@needs_reference
+def test_the_reference_facts_catch_the_softened_commitments_and_the_date(tmp_path):
+    briefs = copy_with(tmp_path, *MC807_PUT_BACK[0])
+    for brief, corrected, wrong in MC807_PUT_BACK[1:] + [("eu-directive-2011-36-and-2024-revision.md", EU_CORRECTED, EU_WRONG), ("prevention-demand.md", "on 23 April 2024", "in April 2024")]:
+        (briefs / brief).write_text((briefs / brief).read_text(encoding="utf-8").replace(corrected, wrong), encoding="utf-8")
+    reports = check_briefs([briefs], shared_library(), library_from_paths([REFERENCE]))
+    for name, check in [(MC807_PUT_BACK[0][0], "source"), (MC807_PUT_BACK[1][0], "source"), ("eu-directive-2011-36-and-2024-revision.md", "date")]:
+        assert any(f.check == check and f.other == "thb-facts.md" for f in findings_for(reports, name)), name
+
+
+def test_cli_reads_reference_facts_for_titles_but_not_for_copied_wording(tmp_path):
+    briefs = copy_with(tmp_path, "mc-decisions-2017-2018-supply-chains-children.md", MC617_CORRECTED, MC617_WRONG)
+    facts = tmp_path / "facts.md"
+    facts.write_text('1. Ministerial Council Decision No. 6/17 (Vienna 2017), "Strengthening Efforts to Prevent Trafficking in Human Beings", covers prevention. — mc-dec-6-17.txt\n', encoding="utf-8")
+    args = ["check-briefs", str(briefs / "mc-decisions-2017-2018-supply-chains-children.md"), "--library", str(tmp_path / "knowledge"), "--json"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    flagged = CliRunner().invoke(app, args + ["--reference", str(facts)])
+    assert flagged.exit_code == 1, flagged.output
+    [report] = json.loads(flagged.output)["briefs"]
+    assert [f["check"] for f in report["findings"]] == ["title"] and report["findings"][0]["other"] == "facts.md"
