@@ -241,16 +241,17 @@ def eval_command(
 def check_briefs_command(
     paths: list[Path] = typer.Argument(..., help="Brief files (.md) or folders of briefs."),
     library: list[Path] = typer.Option([], "--library", help="Folder or file of documents to compare with (default: the current library plus ../shared/corpus when present). Repeatable."),
+    reference: list[Path] = typer.Option([], "--reference", help="File or folder of reference facts with their sources (e.g. ../shared/reference/thb-facts.md): compared for dates, titles and what a source says an event or decision did, not for copied wording. Repeatable."),
     as_json: bool = typer.Option(False, "--json", help="Print the reports as JSON."),
 ) -> None:
-    """Check briefs before adding them: copied wording, article strength and scope, as_of, figures and dates across briefs."""
+    """Check briefs before adding them: copied wording, article strength, timing and scope, as_of, titles, what sources say, figures and dates."""
     from rich.markup import escape
 
     from assistant.briefcheck import check_briefs, library_from_assistant, library_from_paths
 
     try:
         documents = library_from_paths(library) if library else library_from_assistant(get_assistant(), [Path("../shared/corpus")])
-        reports = check_briefs(paths, documents)
+        reports = check_briefs(paths, documents, library_from_paths(reference) if reference else [])
     except BeaconError as exc:
         fail(exc)
     if as_json:
