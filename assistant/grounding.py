@@ -270,7 +270,7 @@ DURATION_Q = re.compile(r"\b(?:how (?:long|old|often)|what age|at what age|which
 DATE_Q = re.compile(r"(?:^|[.?!]\s+)when\b|\bwhen (?:did|was|were|is|will|does|do)\b|\b(?:what|which) (?:year|date|day)\b|\bquand\b|\bwann\b|\bкогда\b", re.IGNORECASE)
 REFERENCE_RE = re.compile(
     r"\b(?:articles?|art\.|paragraphs?|para\.|sections?|no\.|nos\.|convention|recommendation|rule|annex|chapter|part|item|point)\s*\(?\d[\w.()-]*|"
-    r"\b[A-Z]{1,4}\s?\d+\b|\(\d{1,3}\)|\b\d{1,3}\s?\([a-z]\)",
+    r"(?-i:\b[A-Z]{1,4}\s?\d+\b)|\(\d{1,3}\)|\b\d{1,3}\s?\([a-z]\)",  # "C189" is a reference, "by 36" is not
     re.IGNORECASE,
 )
 TIME_UNIT_RE = re.compile(r"\b(?:years?|months?|weeks?|days?|hours?|age|annually|yearly|monthly|weekly|daily)\b", re.IGNORECASE)
@@ -313,7 +313,8 @@ def states_type(text: str, kind: str | None, question: str = "") -> bool:
         noun = stem(counted.group(1).lower())
         tokens = words(plain)
         for i, token in enumerate(tokens):
-            if number_values(token) and any(stem(t) == noun for t in tokens[i + 1 : i + 4]):
+            # "one" is as often a determiner ("in one country") as a count
+            if token not in ("one", "1") and number_values(token) and any(stem(t) == noun for t in tokens[i + 1 : i + 4]):
                 return True
         return False
     return bool(numbers)

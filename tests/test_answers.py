@@ -78,13 +78,6 @@ def test_conference_answer_sentences_are_verbatim_from_the_cited_chunks(conferen
     assert_sentences_are_quoted_from_their_citations(conference_answer)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KNOWN LIMIT (sentence selection): with only the seeds ingested, the LIF chunk 'the conference focused on: "
-    "• Delving into ... vulnerabilities ... • Identifying gaps ...' is retrieved, but its lead-in barely resembles the "
-    "question (cosine 0.19 with MiniLM) and other seed sentences outscore it; with knowledge/ ingested the brief's "
-    "'Focus areas' answers this question",
-)
 def test_conference_answer_states_what_the_conference_focused_on(conference_answer):
     text = conference_answer.answer.lower()
     assert "vulnerabilities" in text and "gaps in the current prevention strategies" in text

@@ -95,6 +95,8 @@ def test_a_value_of_the_asked_kind_is_told_apart_from_references():
     assert not states_type("in accordance with Article 10 of Convention No. 189", "quantity", "How many days?")
     assert states_type("shall not exceed sixty days in any one period of twelve months", "duration", "How long?")
     assert not states_type("when two States have become Parties", "quantity", "How many countries have ratified it?")
+    assert not states_type("workers recruited in one country for work in another", "quantity", "How many countries have ratified it?")
+    assert states_type("ratified by 36 countries", "quantity", "How many countries have ratified it?")
     assert states_type("children make up 38% of detected victims", "quantity", "What share of victims are children?")
 
 
