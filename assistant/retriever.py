@@ -90,9 +90,11 @@ class HybridRetriever:
             self._names = (index.revision, names)
         return names
 
-    def _named_vote(self, question: str, index: Snapshot, mask: np.ndarray | None, vector: np.ndarray, e5_vector: np.ndarray | None) -> list[str]:
+    def _named_vote(self, question: str, index: Snapshot, mask: np.ndarray | None, vector: np.ndarray, crosslingual: bool) -> list[str]:
         """The best passages of the documents the question names ("under the CRC", "C182"),
-        ranked by BM25 and dense similarity within each: one more vote in the fusion."""
+        ranked within each by BM25 of the question without the naming words and by MiniLM
+        similarity (e5 within a named document favoured its title pages, which repeat the
+        name: measured 0.729 vs 0.700 containment on the development set): one more vote."""
         named = named_documents(question, self._document_names(index))
         if not named.doc_ids:
             return []
@@ -102,8 +104,8 @@ class HybridRetriever:
             if mask is not None:
                 within = within * mask
             rankings = [[cid for cid, *_ in index.search(named.rest, self.candidates, within)]]
-            if e5_vector is not None:
-                rankings.append([cid for cid, _ in self.crosslingual.search(e5_vector, self.candidates, within)])
+            if crosslingual:  # the question vector is e5's
+                rankings.append([cid for cid, _ in self.crosslingual.search(vector, self.candidates, within)])
             else:
                 ids = [index.ids[i] for i in np.flatnonzero(within)[:NAMED_DENSE_MAX]]
                 embeddings = self.store.chunk_embeddings(ids)
@@ -153,12 +155,10 @@ class HybridRetriever:
         # English questions: multilingual-e5 as one more dense vote when its index is built
         # (it finds the right article more often than MiniLM on trainees' paraphrases).
         multilingual: list[tuple[str, float]] = []
-        e5_vector = vector if crosslingual else None  # crosslingual: the search itself built the e5 index
         if not crosslingual and self.crosslingual is not None and self.crosslingual.ready():
-            e5_vector = self.crosslingual.embed_query(question)
-            multilingual = self.crosslingual.search(e5_vector, self.candidates, mask)
+            multilingual = self.crosslingual.search(self.crosslingual.embed_query(question), self.candidates, mask)
             multilingual = [(cid, sim) for cid, sim in multilingual if cid in index.rows and (mask is None or mask[index.rows[cid]] > 0)]
-        named = self._named_vote(question, index, mask, vector, e5_vector)
+        named = self._named_vote(question, index, mask, vector, crosslingual)
 
         fused: dict[str, float] = {}
         rows: dict[str, tuple[str, dict]] = {}
