@@ -30,9 +30,11 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-# Ingest is idempotent: unchanged documents are skipped without embedding.
+# Ingest is idempotent: unchanged documents are skipped without embedding. The shipped briefs
+# are trusted (their phone numbers and flagged passages may be quoted); a no-op once they are.
 library: install
 	$(BIN)/beacon ingest knowledge $(wildcard $(SEEDS)) $(wildcard $(CORPUS))
+	$(BIN)/beacon docs trust knowledge
 
 run: library
 	$(BIN)/beacon serve

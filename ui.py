@@ -32,6 +32,7 @@ from starlette.responses import PlainTextResponse
 from assistant.errors import BeaconError, ConfigError, InvalidInput
 from assistant.feedback import REASONS, FeedbackStore, feedback_store
 from assistant.models import Answer, DocumentSummary, IngestReport
+from assistant.poison import FLAGS_FIELD, flag_reasons
 from assistant.users import LoginThrottle, UserStore, can, users_file
 from assistant.workspace import Workspace, checked_url
 
@@ -44,7 +45,7 @@ SOURCES_PLACEHOLDER = "<p class='beacon-muted'>Sources of the latest answer appe
 CAPABILITY_LABELS = {"chat": "the chat", "feedback": "feedback", "library": "the library", "evals": "evaluations", "upload": "uploading files"}
 REQUIRED_ROLES = {"chat": "any signed-in user", "feedback": "any signed-in user", "library": "trainer or admin", "evals": "qa or admin", "upload": "trainer, qa or admin"}
 MAX_PREVIEW_CHUNKS = 60
-DOC_HEADERS = ["title", "type", "year", "chunks", "format", "source", "ingested", "doc_id"]
+DOC_HEADERS = ["title", "type", "year", "chunks", "format", "source", "ingested", "review", "doc_id"]
 STATUS_HEADERS = ["status", "document", "chunks", "detail"]
 
 
@@ -201,22 +202,37 @@ def filter_documents(documents: list[DocumentSummary], query: str) -> list[Docum
     return [d for d in documents if all(w in f"{d.title} {d.source} {d.doc_type} {d.year or ''} {d.doc_id} {d.symbol}".lower() for w in words)]
 
 
+def format_review(document: DocumentSummary) -> str:
+    """Flagged passages and trust, as the Library table shows them."""
+    flagged = f"{document.flagged} flagged" if document.flagged else ""
+    return " · ".join(x for x in (flagged, "trusted" if document.trusted else "") if x)
+
+
 def format_documents(documents: list[DocumentSummary]) -> list[list]:
-    return [[d.title, d.doc_type, d.year or "", d.chunks, d.format, display_source(d.url or d.source), d.ingested_at[:16].replace("T", " "), d.doc_id] for d in documents]
+    return [
+        [d.title, d.doc_type, d.year or "", d.chunks, d.format, display_source(d.url or d.source), d.ingested_at[:16].replace("T", " "), format_review(d), d.doc_id]
+        for d in documents
+    ]
 
 
 def format_chunks(document: DocumentSummary | None, chunks: list[dict]) -> str:
     """Chunk preview: each chunk's position, locator and text, escaped."""
     head = ""
     if document is not None:
-        meta = " · ".join(x for x in (document.doc_type, str(document.year or ""), document.format, f"{document.chunks} chunks") if x)
+        meta = " · ".join(x for x in (document.doc_type, str(document.year or ""), document.format, f"{document.chunks} chunks", format_review(document)) if x)
         head = f"<div class='beacon-doc-head'><strong>{_h(document.title)}</strong><br><span class='beacon-muted'>{_h(meta)}</span><br>{_source_link(document.url, document.source)}</div>"
-    shown = chunks[:MAX_PREVIEW_CHUNKS]
+        if document.flagged:
+            fate = "quoted in answers: you trust this document" if document.trusted else "never quoted in answers unless you trust this document"
+            head += f"<p class='beacon-flag'>{document.flagged} passages flagged as possibly poisoned (shown first), {fate}.</p>"
+    # Flagged passages first: they are what a trainer has to review.
+    shown = sorted(chunks, key=lambda c: not c.get(FLAGS_FIELD))[:MAX_PREVIEW_CHUNKS]
     blocks = "".join(
         f"<div class='beacon-chunk'><div class='beacon-chunk-head'>#{c.get('position', i)}"
         f"{(' · ' + _h(c.get('locator'))) if c.get('locator') else ''}"
         f"{(' · ' + _h(c.get('heading'))) if c.get('heading') and c.get('heading') not in (c.get('locator') or '') else ''}"
-        f" · {len(c.get('text', ''))} chars</div><div class='beacon-chunk-text'>{_lines(c.get('text', ''))}</div></div>"
+        f" · {len(c.get('text', ''))} chars</div>"
+        f"{''.join(f'<div class=beacon-flag>⚑ {_h(reason)}</div>' for reason in flag_reasons(c.get(FLAGS_FIELD, ''), c.get('text', '')))}"
+        f"<div class='beacon-chunk-text'>{_lines(c.get('text', ''))}</div></div>"
         for i, c in enumerate(shown)
     )
     more = f"<p class='beacon-muted'>… {len(chunks) - len(shown)} more chunks not shown.</p>" if len(chunks) > len(shown) else ""
@@ -494,6 +510,25 @@ class BeaconUI:
         table, dropdown, caption = self._documents(query)
         return f"Removed {removed} ({chunks} chunks).", table, dropdown, caption, "", gr.update(visible=False)
 
+    def trust(self, doc_id: str | None, query: str, request: gr.Request):
+        """Vouch for the selected document: its flagged passages may then be quoted."""
+        return self._set_trusted(doc_id, True, query, request)
+
+    def untrust(self, doc_id: str | None, query: str, request: gr.Request):
+        return self._set_trusted(doc_id, False, query, request)
+
+    def _set_trusted(self, doc_id: str | None, trusted: bool, query: str, request: gr.Request):
+        name = self.access.require(request, "library")
+        if not doc_id:
+            raise _error("Select a document first.", title="Library")
+        try:
+            self.beacon.set_trusted(doc_id, trusted, actor=name)
+        except BeaconError as exc:
+            raise _fail(exc) from exc
+        table, dropdown, caption = self._documents(query, selected=doc_id)
+        preview, _ = self.preview(doc_id, request)
+        return f"{'Trusted' if trusted else 'No longer trusted'}: {_h(doc_id)}.", table, dropdown, caption, preview
+
     def reingest(self, doc_id: str | None, query: str, request: gr.Request, progress=gr.Progress()):
         """Ingest a document again from its source (unchanged bytes are skipped by the core)."""
         name = self.access.require(request, "library")
@@ -604,6 +639,7 @@ def conversation(turns: list) -> list[dict]:
 CSS = """
 .beacon-hidden { display: none !important; }
 .beacon-muted { color: var(--body-text-color-subdued); }
+.beacon-flag { color: var(--error-text-color, #b91c1c); font-size: 0.88em; }
 .beacon-refusal { border-left: 4px solid #d97706; background: rgba(217, 119, 6, 0.08); padding: 0.4em 0.8em; border-radius: 4px; }
 .beacon-refusal-title { font-weight: 600; margin-top: 0; }
 .beacon-referral { border-left: 4px solid #dc2626; background: rgba(220, 38, 38, 0.08); padding: 0.4em 0.8em; border-radius: 4px; margin-bottom: 0.6em; }
@@ -724,10 +760,12 @@ def build_app(beacon, users: UserStore | None = None, feedback: FeedbackStore | 
                     refresh = gr.Button("Refresh", scale=0)
                 doc_caption = gr.Markdown("", elem_id="doc-caption", **markdown)
                 documents = gr.Dataframe(headers=DOC_HEADERS, label="Library", interactive=False, wrap=True, max_height=360, elem_id="documents",
-                                         column_widths=["30%", "10%", "6%", "7%", "8%", "15%", "10%", "14%"])
+                                         column_widths=["27%", "9%", "6%", "6%", "7%", "14%", "10%", "9%", "12%"])
                 with gr.Row():
                     selected = gr.Dropdown(label="Selected document", choices=[], scale=4, elem_id="doc-select")
                     reingest = gr.Button("Re-ingest", scale=0, elem_id="reingest")
+                    trust = gr.Button("Trust", scale=0, elem_id="trust")
+                    untrust = gr.Button("Untrust", scale=0, elem_id="untrust")
                     delete = gr.Button("Delete…", variant="stop", scale=0, elem_id="delete")
                 with gr.Group(visible=False, elem_id="delete-confirm") as confirm:
                     confirm_text = gr.Markdown("", **markdown)
@@ -780,6 +818,9 @@ def build_app(beacon, users: UserStore | None = None, feedback: FeedbackStore | 
         cancel_delete.click(lambda: gr.update(visible=False), None, [confirm], api_visibility="private")
         confirm_delete.click(ui.delete, [selected, search], [action_status, *doc_outputs, preview, confirm], api_name="delete_document", concurrency_limit=1, concurrency_id="library-write")
         reingest.click(ui.reingest, [selected, search], ingest_outputs, api_name="reingest_document", concurrency_limit=1, concurrency_id="library-write")
+        trust_outputs = [action_status, *doc_outputs, preview]
+        trust.click(ui.trust, [selected, search], trust_outputs, api_name="trust_document", concurrency_limit=1, concurrency_id="library-write")
+        untrust.click(ui.untrust, [selected, search], trust_outputs, api_name="untrust_document", concurrency_limit=1, concurrency_id="library-write")
 
         # evals
         evals_tab.select(ui.eval_datasets, None, [dataset], api_visibility="private")

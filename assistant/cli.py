@@ -22,7 +22,7 @@ from rich.table import Table
 from assistant.errors import BeaconError, ConfigError, InvalidInput, NotFound, StoreError
 
 app = typer.Typer(help="Beacon: grounded, cited answers on trafficking-prevention guidance.", no_args_is_help=True, add_completion=False)
-docs_app = typer.Typer(help="List or remove documents in the library.", no_args_is_help=True)
+docs_app = typer.Typer(help="List, review, trust or remove documents in the library.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
 from assistant.cli_admin import feedback_app, users_app
 app.add_typer(users_app, name="users")
@@ -140,11 +140,59 @@ def docs_list(as_json: bool = typer.Option(False, "--json", help="Print the list
     if as_json:
         print_json({"documents": [d.model_dump() for d in documents]})
         return
-    table = Table("doc_id", "title", "type", "year", "chunks", "source")
+    table = Table("doc_id", "title", "type", "year", "chunks", "flagged", "trusted", "source")
     for d in documents:
-        table.add_row(d.doc_id, d.title[:60], d.doc_type, str(d.year or ""), str(d.chunks), d.source)
+        flagged = f"[red]{d.flagged}[/]" if d.flagged and not d.trusted else str(d.flagged or "")
+        table.add_row(d.doc_id, d.title[:60], d.doc_type, str(d.year or ""), str(d.chunks), flagged, "yes" if d.trusted else "", d.source)
     console.print(table)
-    console.print(f"{len(documents)} documents, {sum(d.chunks for d in documents)} chunks")
+    flagged = sum(d.flagged for d in documents)
+    review = f"; {flagged} flagged passages (`beacon docs show DOC_ID`)" if flagged else ""
+    console.print(f"{len(documents)} documents, {sum(d.chunks for d in documents)} chunks{review}", highlight=False, soft_wrap=True)
+
+
+@docs_app.command("show")
+def docs_show(
+    doc_id: str = typer.Argument(..., metavar="DOC_ID"),
+    as_json: bool = typer.Option(False, "--json", help="Print the document and its flagged passages as JSON."),
+) -> None:
+    """Show a document's metadata and the passages flagged at ingest as possibly poisoned
+    (instructions to avoid the police, pay a fee, call a number, or to the assistant), for review."""
+    try:
+        beacon = get_assistant()
+        passages = beacon.flagged_passages(doc_id)
+        document = next((d for d in beacon.list_documents() if d.doc_id == doc_id), None)
+    except BeaconError as exc:
+        fail(exc)
+    rows = [{"position": p.get("position"), "locator": p.get("locator", ""), "flags": p["flags"].split(","), "reasons": p["reasons"], "text": p["text"]} for p in passages]
+    if as_json:
+        print_json({"document": document.model_dump() if document else None, "flagged": rows})
+        return
+    if document is not None:
+        console.print(f"{document.title}\n{document.doc_id} · {document.source} · {document.chunks} chunks · {'trusted' if document.trusted else 'not trusted'}", highlight=False, soft_wrap=True)
+    if not rows:
+        console.print("No passage is flagged.")
+        return
+    verdict = "quoted: the document is trusted" if document and document.trusted else "never quoted in answers unless you trust the document (`beacon docs trust DOC_ID`)"
+    console.print(f"{len(rows)} flagged passages, {verdict}:", highlight=False, soft_wrap=True)
+    for row in rows:
+        console.print(f"\n#{row['position']} {row['locator']}".rstrip(), *(f"  flagged {reason}" for reason in row["reasons"]), sep="\n", highlight=False, soft_wrap=True)
+        console.print(Panel(row["text"]), highlight=False)
+
+
+@docs_app.command("trust")
+def docs_trust(
+    doc_id_or_source: str = typer.Argument(..., metavar="DOC_ID_OR_SOURCE", help="A doc_id, a source, or the folder documents were ingested from."),
+    untrust: bool = typer.Option(False, "--untrust", help="Withdraw the trust: flagged passages are left out of answers again."),
+) -> None:
+    """Vouch for documents: their flagged passages (phone numbers, payments, instructions) may be
+    quoted in answers. Kept when the document is ingested again."""
+    try:
+        changes = get_assistant().set_trusted(doc_id_or_source, not untrust)
+    except BeaconError as exc:
+        fail(exc)
+    state = "untrusted" if untrust else "trusted"
+    changed = sum(c for _, c in changes)
+    console.print(f"Marked {changed} documents {state} ({len(changes) - changed} already were): {', '.join(d for d, _ in changes)}.", highlight=False, soft_wrap=True)
 
 
 @docs_app.command("remove")

@@ -21,6 +21,7 @@ from assistant.errors import InvalidInput, NotFound
 from assistant.journal import AUDIT_FILE_NAME, CHAT_LOG_FILE_NAME, AuditLog, ChatLog
 from assistant.lexical import LexicalIndex
 from assistant.models import Answer, DocumentSummary, IngestReport
+from assistant.poison import FLAGS_FIELD, flag_reasons
 from assistant.referral import Referral, ReferralTable, referral_for
 from assistant.retriever import HybridRetriever
 from assistant.settings import Settings
@@ -157,6 +158,18 @@ class Assistant:
 
     def remove_document(self, doc_id_or_source: str, actor: str | None = None) -> tuple[str, int]:
         return self.ingestor.remove(doc_id_or_source, actor or _local_actor())
+
+    def set_trusted(self, doc_id_or_source: str, trusted: bool = True, actor: str | None = None) -> list[tuple[str, bool]]:
+        """Mark documents (id, source, or the folder they came from) trusted, so their flagged
+        passages may be quoted, or untrusted: (doc_id, whether it changed) per document."""
+        changes = self.ingestor.trust(doc_id_or_source, trusted, actor or _local_actor())
+        if any(changed for _, changed in changes):
+            self.lexical.ensure_current()
+        return changes
+
+    def flagged_passages(self, doc_id: str) -> list[dict]:
+        """A document's chunks flagged at ingest as possibly poisoned, each with `reasons`, for review."""
+        return [{**c, "reasons": flag_reasons(c[FLAGS_FIELD], c["text"])} for c in self.document_chunks(doc_id) if c.get(FLAGS_FIELD)]
 
     def document_chunks(self, doc_id: str) -> list[dict]:
         """Chunks of one document in order, for previews."""

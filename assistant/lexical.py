@@ -26,11 +26,11 @@ import numpy as np
 from assistant.store import ChunkStore
 from assistant.text import index_text, tokenize
 
-INDEX_VERSION = 3  # 3: tokens without the added closed-class stopwords
+INDEX_VERSION = 4  # 3: tokens without the added closed-class stopwords; 4: poison flags and trust kept
 # Metadata the retriever needs per chunk (hits, citations, filters, index text); the rest
 # (hashes, timestamps, chunker bookkeeping) stays in Chroma and is not held in memory.
 OLD_INDEX_GRACE_S = 120  # a reader loading an older revision's folder has this long before it is removed
-KEPT_FIELDS = ("doc_id", "source", "title", "locator", "heading", "url", "doc_type", "year", "symbol")
+KEPT_FIELDS = ("doc_id", "source", "title", "locator", "heading", "url", "doc_type", "year", "symbol", "flags", "trusted")
 
 
 def slim(metas: list[dict]) -> list[dict]:

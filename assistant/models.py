@@ -38,10 +38,12 @@ class DocumentMeta(BaseModel):
     doc_type: str = ""
     symbol: str = ""
     url: str = ""
+    trusted: bool = False  # a trainer vouched for it: its flagged passages may be quoted (`beacon docs trust`)
 
 
 class DocumentSummary(DocumentMeta):
     chunks: int
+    flagged: int = 0  # chunks flagged as possibly poisoned at ingest (ingest/poison.py)
 
 
 class IngestReport(BaseModel):

@@ -195,6 +195,13 @@ class HybridRetriever:
                 similarity[cid] = float(np.dot(emb, vector))
 
         best_possible = (3.0 + bool(multilingual) + bool(named)) / (self.rrf_k + 1)
+        # A passage flagged at ingest as possibly poisoned (it tells the reader to avoid the
+        # police, pay a fee, call a number…, or talks to the assistant: assistant/poison.py) is
+        # never offered as evidence, nor counted in the answer's confidence, unless a trainer
+        # marked its document trusted.
+        for cid in [c for c in fused if rows[c][1].get("flags") and not rows[c][1].get("trusted")]:
+            del fused[cid]
+            similarity.pop(cid, None)
         hits: list[Hit] = []
         kept_shingles: list[set] = []
         per_document: dict[str, int] = {}

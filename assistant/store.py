@@ -39,6 +39,7 @@ from assistant.errors import StoreError, StoreLocked, StoreMismatch
 from assistant.journal import AUDIT_FILE_NAME, PENDING_DIR_NAME, AuditLog, PendingChanges, process_alive
 from assistant.models import DocumentSummary
 from assistant.settings import Settings
+from assistant.poison import FLAGS_FIELD
 
 PAGE = 5000  # rows per `get` page when scanning the whole collection
 
@@ -46,7 +47,7 @@ PAGE = 5000  # rows per `get` page when scanning the whole collection
 WRITE_STAMP = ("sha256", "ingested_at", "chunker", "n_chunks")
 STALE_VECTOR_INDEX = "Error finding id"  # Chroma, asked for ids another process added after this one opened the store
 
-DOC_FIELDS = ("doc_id", "source", "title", "sha256", "format", "ingested_at", "year", "doc_type", "symbol", "url")
+DOC_FIELDS = ("doc_id", "source", "title", "sha256", "format", "ingested_at", "year", "doc_type", "symbol", "url", "trusted")
 
 
 def clean_metadata(meta: dict[str, Any]) -> dict[str, Any]:
@@ -357,6 +358,35 @@ class ChunkStore:
         self._conclude(change)
         return len(chunks)
 
+    def set_trusted(self, doc_id: str, trusted: bool, actor: str = "local") -> bool:
+        """Mark every chunk of a document trusted (or not) and audit it; False when it already
+        was (nothing written). Journaled like a removal: a killed change is finished next time."""
+        chunks = self.document_chunks(doc_id)
+        if all(bool(m.get("trusted")) == trusted for m in chunks.values()):
+            return False
+        change = {
+            "op": "trust",
+            "action": "trusted" if trusted else "untrusted",
+            "doc_id": doc_id,
+            "source": next(iter(chunks.values())).get("source", ""),
+            "actor": actor,
+            "chunks": len(chunks),
+            "trusted": trusted,
+        }
+        change["change"] = self.pending.begin(change)
+        self._apply_trust(change)
+        self._conclude(change)
+        return True
+
+    def _apply_trust(self, change: dict) -> None:
+        with self._commit_lock():
+            ids = list(self.document_chunks(change["doc_id"]))
+            with self._using() as handle:
+                for start in range(0, len(ids), PAGE):
+                    page = ids[start : start + PAGE]
+                    handle.collection.update(ids=page, metadatas=[{"trusted": change["trusted"]}] * len(page))  # merged into each chunk's metadata
+            self._bump_revision()
+
     def _remove(self, change: dict) -> None:
         with self._commit_lock():
             ids = list(self.document_chunks(change["doc_id"]))
@@ -398,6 +428,8 @@ class ChunkStore:
                 continue  # without a lock, another process's change may still be under way
             if change["op"] == "remove":
                 self._remove(change)
+            elif change["op"] == "trust":
+                self._apply_trust(change)
             elif self._stored_whole(change):
                 with self._commit_lock():
                     stale = sorted(set(self.document_chunks(change["doc_id"])) - set(change["ids"]))
@@ -424,15 +456,17 @@ class ChunkStore:
 
     def list_documents(self) -> list[DocumentSummary]:
         counts: dict[str, int] = defaultdict(int)
+        flagged: dict[str, int] = defaultdict(int)
         metas: dict[str, dict[str, Any]] = {}
         total = self.count()
         for offset in range(0, total, PAGE):
             got = self._read(lambda col: col.get(include=["metadatas"], limit=PAGE, offset=offset))
             for meta in got["metadatas"]:
                 counts[meta["doc_id"]] += 1
+                flagged[meta["doc_id"]] += bool(meta.get(FLAGS_FIELD))
                 metas.setdefault(meta["doc_id"], meta)
         docs = [
-            DocumentSummary(**{k: metas[d][k] for k in DOC_FIELDS if k in metas[d]}, chunks=counts[d]) for d in metas
+            DocumentSummary(**{k: metas[d][k] for k in DOC_FIELDS if k in metas[d]}, chunks=counts[d], flagged=flagged[d]) for d in metas
         ]
         return sorted(docs, key=lambda d: (d.title.lower(), d.source))
 

@@ -14,7 +14,7 @@ from ingest.loaders import LoadedDocument, Section
 
 ARTICLE_RE = re.compile(r"^(?:Article|ARTICLE|Art\.)\s+(\d+[a-z]?|[IVXLC]+)\b", re.IGNORECASE)
 NUMBERED_PART_RE = re.compile(r"^(Annex|Appendix|Chapter|Part|Section|Rule|Principle)\s+([\w.]+)", re.IGNORECASE)
-CHUNKER_VERSION = "7"  # bump when loading or chunking changes, so unchanged files are re-processed
+CHUNKER_VERSION = "8"  # bump when loading, chunking or chunk metadata changes, so unchanged files are re-processed (8: poison flags)
 
 
 def chunking_signature(chunk_size: int, overlap: int) -> str:

@@ -18,7 +18,8 @@ import numpy as np
 
 from assistant.embedder import Embedder
 from assistant.errors import BeaconError, IngestError, NotFound, StoreError
-from assistant.models import Chunk, IngestReport
+from assistant.models import Chunk, DocumentSummary, IngestReport
+from assistant.poison import FLAGS_FIELD, passage_flags
 from assistant.settings import Settings
 from assistant.store import ChunkStore
 from assistant.text import index_text
@@ -194,6 +195,8 @@ class Ingestor:
             "url": meta["url"] or (ref.url or ""),
             "chunker": signature,
             "n_chunks": len(chunks),
+            # A trainer's decision (`beacon docs trust`) outlives new versions of the document.
+            "trusted": any(bool(m.get("trusted")) for m in existing.values()),
         }
         texts = [index_text(doc_meta["title"], c.heading, c.text) for c in chunks]
         shas = [text_sha(t) for t in texts]
@@ -206,6 +209,7 @@ class Ingestor:
                 "heading": c.heading,
                 "page": c.page,
                 "text_sha": s,
+                FLAGS_FIELD: passage_flags(c.text),  # possibly poisoned: never quoted unless trusted
             }
             for c, s in zip(chunks, shas)
         ]
@@ -234,19 +238,29 @@ class Ingestor:
         Beacon's copy of it in uploads/, and audit it (as `actor`)."""
         with self.store.write_lock():
             settle_abandoned_uploads(self.settings.data_dir, self._stored_sha256)
-            docs = self.store.list_documents()
-            wanted = doc_id_or_source
-            matches = [d for d in docs if d.doc_id == wanted or d.source == wanted]
-            if not matches and not expand_sources([wanted])[1]:
-                refs, _ = expand_sources([wanted])
-                ids = {r.doc_id for r in refs}
-                matches = [d for d in docs if d.doc_id in ids]
-            if not matches:
-                raise NotFound(f"No document with id or source {wanted!r}; `beacon docs list` shows what is in the library.")
+            matches = self._matching(doc_id_or_source)
             removed = 0
             for doc in matches:
                 removed += self.store.delete_document(doc.doc_id, actor, self._own_copies(doc.source))
             return ", ".join(d.doc_id for d in matches), removed
+
+    def trust(self, doc_id_or_source: str, trusted: bool = True, actor: str = "local") -> list[tuple[str, bool]]:
+        """Mark documents (by id, source, or the folder they were ingested from) trusted or not,
+        auditing each change (as `actor`): (doc_id, whether it changed) per document."""
+        with self.store.write_lock():
+            return [(doc.doc_id, self.store.set_trusted(doc.doc_id, trusted, actor)) for doc in self._matching(doc_id_or_source)]
+
+    def _matching(self, wanted: str) -> list[DocumentSummary]:
+        """Documents with this id or source, or read from this path (a file or a folder)."""
+        docs = self.store.list_documents()
+        matches = [d for d in docs if d.doc_id == wanted or d.source == wanted]
+        if not matches and not expand_sources([wanted])[1]:
+            refs, _ = expand_sources([wanted])
+            ids = {r.doc_id for r in refs}
+            matches = [d for d in docs if d.doc_id in ids]
+        if not matches:
+            raise NotFound(f"No document with id or source {wanted!r}; `beacon docs list` shows what is in the library.")
+        return matches
 
     def _stored_sha256(self, path: Path) -> str | None:
         """The sha256 the library holds for the document read from this file, if any."""

@@ -30,6 +30,7 @@ def library(tmp_path_factory):
     data = tmp_path_factory.mktemp("data")
     beacon = build_assistant(Settings(data_dir=data))
     beacon.ingest([str(folder)])
+    beacon.set_trusted(str(folder))  # a trainer vouches for the helpline number (untrusted numbers are never quoted)
     return beacon, data
 
 
@@ -74,6 +75,7 @@ def test_the_multilingual_vectors_are_kept_and_only_new_chunks_are_embedded(libr
     extra = tmp_path / "extra.md"
     extra.write_text("# Hotlines\n\nThe Southbridge helpline answers on 0800 111 222.\n", encoding="utf-8")
     beacon.ingest([str(extra)])
+    beacon.set_trusted(str(extra))
     index = beacon.retriever.crosslingual
     embedded = []
     original = index.embed_passages

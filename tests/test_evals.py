@@ -78,6 +78,7 @@ def library_dir(tmp_path_factory) -> Path:
     beacon = build_assistant(Settings(data_dir=data_dir))
     reports = beacon.ingest([str(docs)])
     assert [r.status for r in reports] == ["added"] * len(LIBRARY), reports
+    beacon.set_trusted(str(docs))  # a trainer vouches for the helpline number (untrusted numbers are never quoted)
     return data_dir
 
 

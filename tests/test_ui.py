@@ -125,6 +125,8 @@ def test_eval_metric_table_has_a_column_per_system():
         (lambda h, r: h.ask_delete(None, r), {"tom", "ada"}),
         (lambda h, r: h.delete(None, "", r), {"tom", "ada"}),
         (lambda h, r: h.reingest(None, "", r), {"tom", "ada"}),
+        (lambda h, r: h.trust(None, "", r), {"tom", "ada"}),
+        (lambda h, r: h.untrust(None, "", r), {"tom", "ada"}),
         (lambda h, r: h.select_row(gr.SelectData(None, {"index": [0, 0], "value": "", "row_value": ["x"]}), r), {"tom", "ada"}),
         (lambda h, r: h.eval_datasets(r), {"quinn", "ada"}),
         (lambda h, r: h.upload_dataset(None, r), {"quinn", "ada"}),
@@ -228,8 +230,18 @@ def test_trainer_uploads_previews_and_deletes(library, handlers, tmp_path):
     saved = beacon.settings.data_dir / "uploads" / "hotline.md"
     assert saved.is_file()
     doc_id = next(row[-1] for row in table["data"] if row[0] == "Hotline")
+    assert next(row for row in table["data"] if row[0] == "Hotline")[ui.DOC_HEADERS.index("review")] == "1 flagged"
     preview, _ = handlers.preview(doc_id, request("tom"))
-    assert "0800 555 0199" in preview
+    assert "0800 555 0199" in preview and "⚑ contact-number: gives the reader a phone number" in preview
+    assert "never quoted in answers unless you trust this document" in preview
+    # An untrusted number is never quoted; the trainer vouches for the card, then it is.
+    assert "0800 555 0199" not in beacon.ask("What is the Ruritania hotline number?", min_confidence=0).answer
+    message, table, _, _, preview = handlers.trust(doc_id, "", request("tom"))
+    assert message.startswith("Trusted") and "quoted in answers: you trust this document" in preview
+    assert next(row for row in table["data"] if row[-1] == doc_id)[ui.DOC_HEADERS.index("review")] == "1 flagged · trusted"
+    assert "0800 555 0199" in beacon.ask("What is the Ruritania hotline number?").answer
+    entry = beacon.audit_log.entries()[-1]
+    assert (entry["actor"], entry["action"], entry["doc_id"]) == ("tom", "trusted", doc_id)
     summary, status, *_ = handlers.reingest(doc_id, "", request("tom"))
     assert status["data"][0][0] == "unchanged"
     message, table, *_ = handlers.delete(doc_id, "", request("tom"))
