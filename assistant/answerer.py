@@ -50,6 +50,7 @@ TYPE_WEIGHT = 0.08  # a number for "how many / how long", a definition for "what
 FOLLOWER_RATIO = 0.5  # a follower scores at least this share of the best (0.75: dev containment 0.729, 0.5: 0.767; golden 0.909 -> 0.932)
 MAX_LIST_ITEMS = 8
 MAX_EMBEDDED_UNITS = 24
+MAX_EMBEDDED_UNITS_CROSSLINGUAL = 12
 MAX_UNIT_CHARS = 600
 SIBLING_RATIO = 0.9
 SOFT_MATCH = 0.55  # a passage word this close to a question term (cosine) stands in for it
@@ -171,7 +172,7 @@ class ExtractiveAnswerer:
 
     def _embed_units(self, retrieval: Retrieval, texts: list[str]):
         if retrieval.crosslingual and self.crosslingual is not None:
-            return self.crosslingual.embed_passages(texts)
+            return self.crosslingual.embed_sentences(texts)
         return self.embedder.embed_cached(texts)
 
     def _candidates(self, retrieval: Retrieval) -> list[Unit]:
@@ -229,7 +230,9 @@ class ExtractiveAnswerer:
         # Embedding every sentence is the answerer's main cost; only the lexically promising
         # ones (plus the opening of the best chunks) are worth it.
         units.sort(key=lambda u: (-(u.cover + RANK_WEIGHT / (1 + u.hit)), u.hit, u.position))
-        shortlist = units[:MAX_EMBEDDED_UNITS] + [u for u in units[MAX_EMBEDDED_UNITS:] if u.hit < 2 and u.position < 2]
+        # Across languages no unit covers a key term, so the order is the chunks' rank; e5 is slow.
+        limit = MAX_EMBEDDED_UNITS_CROSSLINGUAL if crosslingual else MAX_EMBEDDED_UNITS
+        shortlist = units[:limit] + [u for u in units[limit:] if u.hit < 2 and u.position < 2]
         if shortlist:
             sims = self._embed_units(retrieval, [u.probe for u in shortlist]) @ retrieval.query_vector
         kind = answer_type(question)

@@ -24,6 +24,7 @@ from assistant.text import index_text
 INDEX_VERSION = 1
 BATCH = 64
 CHECKPOINT = 1024  # texts embedded between checks of the clock
+SENTENCE_CACHE = 20_000  # e5 vectors of answer sentences kept in memory (~30 MB)
 CHECKPOINT_SECONDS = 300  # a long first build saves what it has at least this often
 
 
@@ -36,6 +37,8 @@ class CrossLingualIndex:
         self._index: Snapshot | None = None  # the BM25 snapshot whose rows `_vectors` follows
         self._cache: dict[str, np.ndarray] = {}
         self._not_ready: int | None = None  # a revision ready() found unbuilt
+        self._sentences: dict[str, np.ndarray] = {}
+        self._sentences_lock = threading.Lock()  # not the build lock: questions never wait for a build
 
     @staticmethod
     def _model():
@@ -53,6 +56,23 @@ class CrossLingualIndex:
             return np.zeros((0, 384), dtype=np.float32)
         model = self._model()
         return np.vstack([np.asarray(model.passage(texts[i : i + BATCH]), dtype=np.float32) for i in range(0, len(texts), BATCH)])
+
+    def embed_sentences(self, texts: list[str]) -> np.ndarray:
+        """Answer sentences as e5 passages, remembering recent ones: they recur across questions
+        and e5 embeds only ~7 texts a second on two cores."""
+        with self._sentences_lock:
+            known = {t: self._sentences[t] for t in texts if t in self._sentences}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            fresh = dict(zip(missing, self.embed_passages(missing)))
+            known.update(fresh)
+            with self._sentences_lock:
+                self._sentences.update(fresh)
+                while len(self._sentences) > SENTENCE_CACHE:
+                    self._sentences.pop(next(iter(self._sentences)))
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        return np.vstack([known[t] for t in texts])
 
     def ready(self) -> bool:
         """Whether the index follows the library's current revision, without embedding anything:
