@@ -438,9 +438,12 @@ class BeaconUI:
             progress((done, total), desc=f"{report.status}: {display_source(report.source)[:60]}")
 
         try:
-            return self.beacon.ingest(inputs, on_progress, actor=actor)
+            reports = self.beacon.ingest(inputs, on_progress, actor=actor)
         except BeaconError as exc:
             raise _fail(exc) from exc
+        if any(r.status in ("added", "updated") for r in reports):
+            self.beacon.start_background_jobs()  # the multilingual index follows the library (a vote for English questions too)
+        return reports
 
     def _ingest_view(self, reports: list[IngestReport], query: str):
         table, dropdown, caption = self._documents(query)

@@ -5,9 +5,11 @@ server refuses to bind beyond loopback without accounts. Handlers run against a 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import gradio as gr
+
 import pytest
 
 import ui
@@ -229,6 +231,11 @@ def test_trainer_uploads_previews_and_deletes(library, handlers, tmp_path):
     assert summary == "1 added" and status["data"][0][:3] == ["added", "Hotline", 1] and cleared is None
     saved = beacon.settings.data_dir / "uploads" / "hotline.md"
     assert saved.is_file()
+    # The multilingual index follows an upload in the background, not at the next non-English question.
+    deadline = time.monotonic() + 60
+    while not beacon.retriever.crosslingual.ready() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert beacon.retriever.crosslingual.ready()
     doc_id = next(row[-1] for row in table["data"] if row[0] == "Hotline")
     assert next(row for row in table["data"] if row[0] == "Hotline")[ui.DOC_HEADERS.index("review")] == "1 flagged"
     preview, _ = handlers.preview(doc_id, request("tom"))
