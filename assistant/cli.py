@@ -79,6 +79,9 @@ def main_options(
     State.assistant = None
 
 
+MULTILINGUAL_AT_INGEST = 5000  # new chunks `beacon ingest` embeds with e5 itself (~12 min on 2 cores)
+
+
 @app.command()
 def ingest(
     sources: list[str] = typer.Argument(None, help="Files, folders (recursive) or http(s) URLs."),
@@ -110,10 +113,15 @@ def ingest(
         # The multilingual index (questions in other languages, and one more vote for English
         # ones) follows the library: its new chunks are embedded now rather than at the first question.
         if as_json:
-            beacon.refresh_multilingual_index()
+            left = beacon.refresh_multilingual_index(MULTILINGUAL_AT_INGEST)
         else:
             with err_console.status("Updating the multilingual index (new chunks only)…"):
-                beacon.refresh_multilingual_index()
+                left = beacon.refresh_multilingual_index(MULTILINGUAL_AT_INGEST)
+            if left:
+                err_console.print(
+                    f"{left} chunks are not in the multilingual index yet (over {MULTILINGUAL_AT_INGEST} at ~7 a second): "
+                    "`beacon serve` builds it in the background; until then other languages wait for it and English questions go without its vote."
+                )
     except BeaconError as exc:
         fail(exc)
     if as_json:

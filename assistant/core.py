@@ -190,11 +190,18 @@ class Assistant:
         if background:
             self.start_background_jobs()
 
-    def refresh_multilingual_index(self) -> None:
+    def refresh_multilingual_index(self, max_new: int | None = None) -> int:
         """Embed the library's new chunks with multilingual-e5 now (~7 chunks/s on 2 cores), so
-        English questions get its vote and other languages need not wait; no-op when off."""
-        if self.retriever.crosslingual is not None:
-            self.retriever.crosslingual.ensure_current()
+        English questions get its vote and other languages need not wait. With `max_new`, more
+        new chunks than that are left to `beacon serve`'s background build (hours at 100k).
+        Returns how many chunks still lack a vector (0 when off or done)."""
+        index = self.retriever.crosslingual
+        if index is None:
+            return 0
+        if max_new is not None and (pending := index.pending()) > max_new:
+            return pending
+        index.ensure_current()
+        return 0
 
     def start_background_jobs(self) -> None:
         """Build the multilingual index of the library (once per library change, ~10 chunks/s)

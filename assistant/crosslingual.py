@@ -104,6 +104,17 @@ class CrossLingualIndex:
         self._vectors = np.vstack([self._cache[key] for key in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
         self._index = index
 
+    def pending(self) -> int:
+        """How many of the library's chunks the index has no vector for yet (0: current)."""
+        index = self.lexical.snapshot()
+        if self._index is not None and index.revision == self._index.revision:
+            return 0
+        with self._sentences_lock:  # not the build lock: a running build must not block the count
+            if not self._cache:
+                self._load()
+            known = set(self._cache)
+        return sum(key not in known for key in self._keys(index))
+
     def ensure_current(self) -> None:
         index = self.lexical.snapshot()
         if self._index is not None and index.revision == self._index.revision:

@@ -180,3 +180,16 @@ def test_the_server_starts_the_multilingual_build_only_once_it_listens(tmp_path,
         assert listening_when_built == [200]
     finally:
         app.close()
+
+
+def test_ingest_refreshes_the_multilingual_index_only_up_to_a_bound(tmp_path):
+    """`beacon ingest` embeds new chunks with e5 itself, but leaves a large backlog to the
+    server's background build instead of blocking for hours."""
+    (tmp_path / "guide.md").write_text(GUIDE, encoding="utf-8")
+    beacon = build_assistant(Settings(data_dir=tmp_path / "data"))
+    beacon.ingest([str(tmp_path / "guide.md")])
+    index = beacon.retriever.crosslingual
+    pending = index.pending()
+    assert pending > 0 and not index.ready()
+    assert beacon.refresh_multilingual_index(max_new=pending - 1) == pending and not index.ready()
+    assert beacon.refresh_multilingual_index(max_new=pending) == 0 and index.ready() and index.pending() == 0
