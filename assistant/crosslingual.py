@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.embedder import VectorCache
 from assistant.errors import ConfigError
 from assistant.lexical import LexicalIndex, Snapshot
 from assistant.text import index_text
@@ -37,8 +38,7 @@ class CrossLingualIndex:
         self._index: Snapshot | None = None  # the BM25 snapshot whose rows `_vectors` follows
         self._cache: dict[str, np.ndarray] = {}
         self._not_ready: int | None = None  # a revision ready() found unbuilt
-        self._sentences: dict[str, np.ndarray] = {}
-        self._sentences_lock = threading.Lock()  # not the build lock: questions never wait for a build
+        self._sentences = VectorCache(SENTENCE_CACHE)  # its own lock: questions never wait for a build
 
     @staticmethod
     def _model():
@@ -60,19 +60,9 @@ class CrossLingualIndex:
     def embed_sentences(self, texts: list[str]) -> np.ndarray:
         """Answer sentences as e5 passages, remembering recent ones: they recur across questions
         and e5 embeds only ~7 texts a second on two cores."""
-        with self._sentences_lock:
-            known = {t: self._sentences[t] for t in texts if t in self._sentences}
-        missing = [t for t in dict.fromkeys(texts) if t not in known]
-        if missing:
-            fresh = dict(zip(missing, self.embed_passages(missing)))
-            known.update(fresh)
-            with self._sentences_lock:
-                self._sentences.update(fresh)
-                while len(self._sentences) > SENTENCE_CACHE:
-                    self._sentences.pop(next(iter(self._sentences)))
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        return np.vstack([known[t] for t in texts])
+        return self._sentences.vectors(texts, self.embed_passages)
 
     def ready(self) -> bool:
         """Whether the index follows the library's current revision, without embedding anything:
@@ -109,10 +99,9 @@ class CrossLingualIndex:
         index = self.lexical.snapshot()
         if self._index is not None and index.revision == self._index.revision:
             return 0
-        with self._sentences_lock:  # not the build lock: a running build must not block the count
-            if not self._cache:
-                self._load()
-            known = set(self._cache)
+        if not self._cache:
+            self._load()
+        known = set(self._cache)
         return sum(key not in known for key in self._keys(index))
 
     def ensure_current(self) -> None:

@@ -12,6 +12,8 @@ torch; `query_runtime="torch"` uses sentence-transformers for them too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import os
 import threading
 from functools import cached_property
@@ -40,6 +42,33 @@ def packaged_model_path(name: str) -> Path:
     raise ConfigError(f"Unknown embedding model {name!r}; BEACON_EMBED_MODEL must be one of {sorted(MODEL_DIMENSIONS)}.")
 
 
+class VectorCache:
+    """Vectors of recently embedded texts, oldest dropped first; safe across threads (the
+    embedding itself runs outside the lock, so a slow batch never blocks readers)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._vectors: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def vectors(self, texts: list[str], embed: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+        """One row per text (non-empty list), embedding with `embed` only those not remembered."""
+        with self._lock:
+            known = {t: self._vectors[t] for t in texts if t in self._vectors}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            fresh = dict(zip(missing, embed(missing)))
+            known.update(fresh)
+            with self._lock:
+                self._vectors.update(fresh)
+                while len(self._vectors) > self.size:
+                    self._vectors.pop(next(iter(self._vectors)))
+        return np.stack([known[t] for t in texts])
+
+
 class Embedder:
     """Turns texts into L2-normalised vectors (so a dot product is a cosine similarity)."""
 
@@ -61,8 +90,7 @@ class Embedder:
         self._lock = threading.Lock()  # the sentence-transformers model (documents)
         self._onnx_lock = threading.Lock()  # the query runtime: questions never wait for a document model load
         self._onnx_error: ConfigError | None = None
-        self._cache: dict[str, np.ndarray] = {}
-        self._cache_lock = threading.Lock()
+        self._cache = VectorCache(CACHE_SIZE)
 
     @property
     def dimension(self) -> int:
@@ -166,14 +194,4 @@ class Embedder:
         """Like `embed`, remembering recent texts: answer sentences recur across questions."""
         if not texts:
             return self.embed([])
-        with self._cache_lock:
-            known = {t: self._cache[t] for t in texts if t in self._cache}
-        missing = [t for t in dict.fromkeys(texts) if t not in known]
-        if missing:
-            fresh = dict(zip(missing, self._embed_query_side(missing)))
-            known.update(fresh)
-            with self._cache_lock:
-                self._cache.update(fresh)
-                while len(self._cache) > CACHE_SIZE:
-                    self._cache.pop(next(iter(self._cache)))
-        return np.stack([known[t] for t in texts])
+        return self._cache.vectors(texts, self._embed_query_side)
