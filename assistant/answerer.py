@@ -292,7 +292,7 @@ class ExtractiveAnswerer:
         return chosen
 
     def _signals(self, retrieval, chosen, terms, known, term_scores, names, numbers, kind, cover) -> Signals:
-        top = retrieval.dense_top or [retrieval.best_similarity]
+        top = retrieval.dense_top or [0.0]
         margin = top[0] - (sum(top[1:]) / len(top[1:]) if len(top) > 1 else 0.0)
         best_sentence = max((u.similarity for u in chosen), default=0.0)
         total = sum(t.weight for t in terms)

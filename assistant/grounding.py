@@ -35,7 +35,7 @@ from importlib import resources
 import numpy as np
 
 from assistant.errors import ConfigError
-from assistant.text import ALL_STOPWORDS, number_values, question_specifics, stem, words
+from assistant.text import ALL_STOPWORDS, number_values, question_specifics, specific_mentioned, stem, words
 
 MODEL_FILE = "refusal_model.json"
 NA = float("nan")  # a signal not measured for this question (e.g. key terms across languages)
@@ -204,50 +204,6 @@ def weighted_share(terms: list[Term], scores: dict[str, float]) -> float:
 
 
 # -- specifics ----------------------------------------------------------------------------------
-def acronym_expanded(acronym: str, text: str) -> bool:
-    """Whether `text` spells out `acronym`: its letters, in order, are the initials of nearby
-    capitalised words, small function words in between ("CRC": Convention on the Rights of
-    the Child; "CEDAW": Convention on the Elimination of All Forms of Discrimination against Women)."""
-    letters = acronym.upper()
-    if not (2 <= len(letters) <= 8 and letters.isalpha()):
-        return False
-    tokens = re.findall(r"[A-Za-z][\w'-]*", text)
-    window = 3 * len(letters)
-    for start, first in enumerate(tokens):
-        if first[0] != letters[0] or first.lower() in ALL_STOPWORDS:
-            continue
-        i, j = 1, start + 1
-        while i < len(letters) and j < min(len(tokens), start + window):
-            w = tokens[j]
-            if w[0] == letters[i] or (w.lower() in ALL_STOPWORDS and w[0].upper() == letters[i]):
-                i += 1
-            j += 1
-        if i == len(letters):
-            return True
-    return False
-
-
-def specific_mentioned(specific: str, support: str, support_lower: str, support_numbers: set[int]) -> bool:
-    """Whether the support mentions a question specific, after normalising possessives,
-    numbers (digits or words, cardinals or ordinals) and acronyms the support spells out."""
-    key = specific.replace("’", "'").strip("'")
-    if key.lower().endswith("'s"):
-        key = key[:-2]
-    digits = key.rstrip(".")
-    if digits.isdigit():
-        return int(digits) in support_numbers
-    numbered = re.fullmatch(r"([A-Za-z]{1,3})\s?0*(\d{1,4})", key)
-    if numbered:  # an instrument by letter and number ("C182") is also "No. 182"
-        letters, n = numbered.groups()
-        return re.search(rf"\b(?:no\.?|{re.escape(letters.lower())})\s?0*{n}\b", support_lower) is not None
-    low = key.lower()
-    if re.fullmatch(r"\w+", low):
-        if re.search(rf"\b{re.escape(low)}(?:s|es|'s)?\b", support_lower):
-            return True
-        return key.isupper() and acronym_expanded(key, support)
-    return low in support_lower
-
-
 def missing_specifics(question: str, support: str, numbers_only: bool = False) -> tuple[list[str], list[str]]:
     """(names, numbers) of the question that the support text does not mention."""
     support_lower = support.replace("’", "'").lower()

@@ -13,8 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.grounding import acronym_expanded
-from assistant.text import ALL_STOPWORDS
+from assistant.text import ALL_STOPWORDS, acronym_expanded
 
 INSTRUMENT_NUMBER_RE = re.compile(r"\b(?:C|No\.?|Nos?\.?|Convention|Recommendation|R)\s?0*(\d{1,3})\b", re.IGNORECASE)
 TITLE_NUMBER_RE = re.compile(r"\b(?:No\.?|C|R)\s?0*(\d{1,3})\b", re.IGNORECASE)

@@ -38,12 +38,10 @@ class Retrieval:
     question: str
     hits: list[Hit]
     query_vector: np.ndarray
-    best_similarity: float = 0.0
     filters: dict[str, Any] = field(default_factory=dict)
     crosslingual: bool = False  # a non-English question: vectors and similarities are multilingual-e5's
     dense_top: list[float] = field(default_factory=list)  # the best dense similarities, best first
     lexical_best: float = 0.0  # best BM25 score over the score of a chunk holding every query term once
-
 
 def chroma_where(filters: dict[str, Any]) -> dict | None:
     clauses = [{key: value} for key, value in filters.items() if value not in (None, "")]
@@ -239,7 +237,6 @@ class HybridRetriever:
             question=question,
             hits=hits,
             query_vector=vector,
-            best_similarity=top[0] if top else 0.0,
             filters=filters,
             crosslingual=crosslingual,
             dense_top=top,

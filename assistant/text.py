@@ -52,16 +52,6 @@ STOPWORDS = {
 }
 ALL_STOPWORDS = set().union(*STOPWORDS.values())
 
-NUMBER_WORDS = {
-    1: ("one", "first"), 2: ("two", "second"), 3: ("three", "third"), 4: ("four", "fourth"),
-    5: ("five", "fifth"), 6: ("six", "sixth"), 7: ("seven", "seventh"), 8: ("eight", "eighth"),
-    9: ("nine", "ninth"), 10: ("ten", "tenth"), 11: ("eleven", "eleventh"), 12: ("twelve", "twelfth"),
-    13: ("thirteen", "thirteenth"), 14: ("fourteen", "fourteenth"), 15: ("fifteen", "fifteenth"),
-    16: ("sixteen", "sixteenth"), 17: ("seventeen", "seventeenth"), 18: ("eighteen", "eighteenth"),
-    19: ("nineteen", "nineteenth"), 20: ("twenty", "twentieth"),
-}
-
-
 _UNITS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
 )}
@@ -241,18 +231,53 @@ def question_specifics(question: str) -> list[str]:
     return unique
 
 
+def acronym_expanded(acronym: str, text: str) -> bool:
+    """Whether `text` spells out `acronym`: its letters, in order, are the initials of nearby
+    capitalised words, small function words in between ("CRC": Convention on the Rights of
+    the Child; "CEDAW": Convention on the Elimination of All Forms of Discrimination against Women)."""
+    letters = acronym.upper()
+    if not (2 <= len(letters) <= 8 and letters.isalpha()):
+        return False
+    tokens = re.findall(r"[A-Za-z][\w'-]*", text)
+    window = 3 * len(letters)
+    for start, first in enumerate(tokens):
+        if first[0] != letters[0] or first.lower() in ALL_STOPWORDS:
+            continue
+        i, j = 1, start + 1
+        while i < len(letters) and j < min(len(tokens), start + window):
+            w = tokens[j]
+            if w[0] == letters[i] or (w.lower() in ALL_STOPWORDS and w[0].upper() == letters[i]):
+                i += 1
+            j += 1
+        if i == len(letters):
+            return True
+    return False
+
+
+def specific_mentioned(specific: str, support: str, support_lower: str, support_numbers: set[int]) -> bool:
+    """Whether the support mentions a question specific, after normalising possessives,
+    numbers (digits or words, cardinals or ordinals) and acronyms the support spells out."""
+    key = specific.replace("’", "'").strip("'")
+    if key.lower().endswith("'s"):
+        key = key[:-2]
+    digits = key.rstrip(".")
+    if digits.isdigit():
+        return int(digits) in support_numbers
+    numbered = re.fullmatch(r"([A-Za-z]{1,3})\s?0*(\d{1,4})", key)
+    if numbered:  # an instrument by letter and number ("C182") is also "No. 182"
+        letters, n = numbered.groups()
+        return re.search(rf"\b(?:no\.?|{re.escape(letters.lower())})\s?0*{n}\b", support_lower) is not None
+    low = key.lower()
+    if re.fullmatch(r"\w+", low):
+        if re.search(rf"\b{re.escape(low)}(?:s|es|'s)?\b", support_lower):
+            return True
+        return key.isupper() and acronym_expanded(key, support)
+    return low in support_lower
+
+
 def mentions(support: str, specific: str) -> bool:
-    """Whether normalised `support` text mentions a question specific (numbers also as words)."""
-    key = normalize(specific)
-    if key.isdigit():
-        n = int(key)
-        variants = {key, f"{key}th", f"{key}st", f"{key}nd", f"{key}rd", *NUMBER_WORDS.get(n, ())}
-        support_words = set(words(support))
-        return bool(variants & support_words)
-    if re.fullmatch(r"\w+", key):
-        pattern = rf"\b{re.escape(key)}"  # prefix match: "Malta" ~ "Maltese" is not allowed, but plurals are
-        return re.search(pattern + r"(?:s|es|'s)?\b", support) is not None
-    return key in support
+    """Whether `support` mentions a question specific, in any of the forms `specific_mentioned` knows."""
+    return specific_mentioned(specific, support, normalize(support), number_values(support))
 
 
 def index_text(title: str, heading: str, text: str) -> str:

@@ -15,16 +15,14 @@ from assistant.grounding import (
     FEATURES,
     RefusalModel,
     Signals,
-    acronym_expanded,
     answer_type,
     key_terms,
     missing_specifics,
     shipped_model,
-    specific_mentioned,
     states_type,
 )
 from assistant.naming import document_names, named_documents
-from assistant.text import number_values, tokenize
+from assistant.text import acronym_expanded, number_values, specific_mentioned, tokenize
 
 
 # -- normalisations ------------------------------------------------------------------------------
