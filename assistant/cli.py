@@ -88,7 +88,8 @@ def ingest(
     manifest: Optional[Path] = typer.Option(None, "--manifest", help="A sources.toml listing documents to fetch and ingest."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Add or update documents (PDF, DOCX, HTML, Markdown, text, URLs) in the library."""
+    """Add or update documents (PDF, DOCX, HTML, Markdown, text, URLs) in the library, then embed
+    up to 5,000 new chunks into the multilingual index (more are left to `beacon serve`)."""
     inputs = list(sources or [])
     try:
         if manifest is not None:
