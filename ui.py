@@ -10,7 +10,7 @@ Safety rules the code below keeps:
   to a loopback address.
 - Document and answer text is escaped before it is rendered (`escape_text`, `_h`), and every
   Markdown component keeps `sanitize_html=True` as a second line of defence.
-- Browser-supplied file names go through `assistant.workspace`, and the URL box accepts
+- Browser-supplied file names go through `assistant.records.uploads`, and the URL box accepts
   only http(s) URLs, so neither can reach files on the server.
 - Gradio's own upload endpoint is closed to roles without an upload box (`RequestGuard`), and
   failed sign-ins are throttled per account and per address (`LoginThrottle`).
@@ -29,12 +29,12 @@ from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection
 from starlette.responses import PlainTextResponse
 
-from assistant.errors import BeaconError, ConfigError, InvalidInput
-from assistant.feedback import REASONS, FeedbackStore, feedback_store
-from assistant.models import Answer, DocumentSummary, IngestReport
-from assistant.poison import FLAGS_FIELD, flag_reasons
-from assistant.users import LoginThrottle, UserStore, can, users_file
-from assistant.workspace import Workspace, checked_url
+from assistant.domain.errors import BeaconError, ConfigError, InvalidInput
+from assistant.records.feedback import REASONS, FeedbackStore, feedback_store
+from assistant.domain.models import Answer, DocumentSummary, IngestReport
+from assistant.domain.poison import FLAGS_FIELD, flag_reasons
+from assistant.records.users import LoginThrottle, UserStore, can, users_file
+from assistant.records.uploads import Workspace, checked_url
 
 EXAMPLES = [
     "What did the 24th Alliance conference focus on?",

@@ -6,7 +6,7 @@
     print(beacon.ask("What are the 3 Ps of the OSCE Action Plan?").answer)
 """
 
-from assistant.errors import (
+from assistant.domain.errors import (
     BeaconError,
     ConfigError,
     FetchError,
@@ -18,14 +18,14 @@ from assistant.errors import (
     StoreMismatch,
     UnsupportedFormat,
 )
-from assistant.models import Answer, Citation, IngestReport
-from assistant.settings import Settings
+from assistant.domain.models import Answer, Citation, IngestReport
+from assistant.domain.settings import Settings
 
 
 
 def build_assistant(settings: Settings | None = None):
-    """Build the Assistant from settings (see `assistant.factory`); nothing loads until used."""
-    from assistant.factory import build_assistant as build
+    """Build the Assistant from settings (see `assistant.app`); nothing loads until used."""
+    from assistant.app import build_assistant as build
 
     return build(settings)
 

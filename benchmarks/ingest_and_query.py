@@ -35,7 +35,7 @@ ROUNDS = 3  # ingest + raw encode pairs
 
 def main(paths: list[str]) -> None:
     from assistant import Settings, build_assistant
-    from assistant.text import index_text
+    from assistant.domain.text import index_text
     from evals.baselines import NaiveDenseBaseline
 
     if not paths:

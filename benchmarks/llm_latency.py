@@ -26,7 +26,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from assistant.generative import NO_ANSWER_IN_SOURCES, NOTHING_SUPPORTED
+from assistant.answering.generative import NO_ANSWER_IN_SOURCES, NOTHING_SUPPORTED
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -132,7 +132,7 @@ def main() -> None:
     from llama_cpp import Llama
 
     from assistant import Settings, build_assistant
-    from assistant.cli_models import CATALOG, packaged_gguf
+    from assistant.llm.catalog import CATALOG, packaged_gguf
 
     gguf = packaged_gguf(CATALOG["smollm2"])
     vocab = Llama(model_path=str(gguf), vocab_only=True, verbose=False)

@@ -28,7 +28,7 @@ from common import QUESTIONS, peak_rss_mb, percentile  # noqa: E402
 
 
 def real_sentences() -> list[str]:
-    from assistant.text import split_sentences
+    from assistant.domain.text import split_sentences
 
     folders = [ROOT / "knowledge", ROOT.parent / "shared" / "corpus", ROOT.parent / "shared" / "seeds"]
     sentences: list[str] = []
@@ -43,7 +43,7 @@ def build(data_dir: Path, size: int, embed_limit: int) -> dict:
     import numpy as np
 
     from assistant import Settings, build_assistant
-    from assistant.text import index_text
+    from assistant.domain.text import index_text
 
     beacon = build_assistant(Settings(data_dir=data_dir))
     sentences = real_sentences()

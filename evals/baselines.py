@@ -19,11 +19,11 @@ from collections import defaultdict
 
 import numpy as np
 
-from assistant.embedder import Embedder
-from assistant.lexical import LexicalIndex
-from assistant.models import Answer, AnswerSentence, Citation, Retrieved
-from assistant.store import ChunkStore
-from assistant.text import split_sentences
+from assistant.library.embedder import Embedder
+from assistant.library.catalogue import LexicalIndex
+from assistant.domain.models import Answer, AnswerSentence, Citation, Retrieved
+from assistant.library.store import ChunkStore
+from assistant.domain.text import split_sentences
 
 NOTHING_RETRIEVED = "Nothing was retrieved for this question."
 MIN_OVERLAP_CHARS = 20  # a shorter repeated prefix is more likely chance than chunk overlap

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.grounding import FEATURES, RefusalModel
+from assistant.answering.grounding import FEATURES, RefusalModel
 
 DEFAULT_SIGNALS = Path("evals/out/calibration/signals.jsonl")
-MODEL_PATH = Path(__file__).resolve().parents[1] / "assistant" / "refusal_model.json"
+MODEL_PATH = Path(__file__).resolve().parents[1] / "assistant" / "answering" / "refusal_model.json"
 FOLDS = 5
 C = 0.5  # L2 strength of the logistic model (small data: keep the weights modest)
 SEED = 13

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import PurePosixPath, PureWindowsPath
 from urllib.parse import urlsplit
 
-from assistant.models import Answer
-from assistant.text import normalize, split_sentences, tokenize
+from assistant.domain.models import Answer
+from assistant.domain.text import normalize, split_sentences, tokenize
 from ingest.sources import is_url, normalize_url
 
 SUPPORT_THRESHOLD = 0.8

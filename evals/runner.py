@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
-from assistant.errors import InvalidInput
-from assistant.models import Answer
+from assistant.domain.errors import InvalidInput
+from assistant.domain.models import Answer
 from evals.metrics import METRICS, METRICS_BY_NAME, QuestionScores, aggregate, operating_point, risk_coverage, score_answer
 from evals.report import write_reports
 
 if TYPE_CHECKING:
-    from assistant.core import Assistant
+    from assistant.service import Assistant
 
 AskFn = Callable[[str, int], Answer]
 
@@ -166,12 +166,12 @@ def run_eval(assistant: Assistant, dataset_path: Path, out_dir: Path, k: int | N
     """Ask every dataset question (of Beacon, and of the baselines if asked), write the results
     and reports into `out_dir`, and return the report (what report.json holds)."""
     items = load_dataset(dataset_path)
-    k = k or assistant.settings.top_k
+    k = k or assistant.domain.settings.top_k
     if not 1 <= k <= 50:
         raise InvalidInput(f"k must be between 1 and 50, not {k}.")
-    if assistant.store.count() == 0:
+    if assistant.library.store.count() == 0:
         raise InvalidInput(
-            f"The library at {assistant.store.location} is empty, so every answer would be a refusal; "
+            f"The library at {assistant.library.store.location} is empty, so every answer would be a refusal; "
             "ingest the documents the dataset is about first (`beacon ingest PATH`)."
         )
     out_dir = Path(out_dir)
@@ -182,15 +182,15 @@ def run_eval(assistant: Assistant, dataset_path: Path, out_dir: Path, k: int | N
 
     assistant.warm_up(background=False)
     assistant.refresh_multilingual_index()  # before timing, and so answers do not depend on a background build's progress
-    assistant.embedder.embed(["warm-up"])  # first inference allocates buffers; that is start-up, not any question's latency
+    assistant.library.embedder.embed(["warm-up"])  # first inference allocates buffers; that is start-up, not any question's latency
     doc_urls = {d.doc_id: d.url for d in assistant.list_documents() if d.url}
     systems: dict[str, AskFn] = {"beacon": lambda question, k: assistant.ask(question, k=k)}
-    descriptions = {"beacon": f"Beacon as configured: hybrid BM25 + dense retrieval, `{assistant.answerer.name}` answerer with grounding checks."}
+    descriptions = {"beacon": f"Beacon as configured: hybrid BM25 + dense retrieval, `{assistant.answering.extractive.name}` answerer with grounding checks."}
     if baselines:
         from evals.baselines import BM25Baseline, NaiveDenseBaseline
 
-        bm25 = BM25Baseline(assistant.lexical)
-        dense = NaiveDenseBaseline(assistant.store, assistant.embedder)
+        bm25 = BM25Baseline(assistant.library.catalogue)
+        dense = NaiveDenseBaseline(assistant.library.store, assistant.library.embedder)
         dense.build()  # before timing: the tutorial pipeline indexes once, then answers
         systems.update({bm25.name: bm25.ask, dense.name: dense.ask})
         descriptions.update({bm25.name: bm25.describe(), dense.name: dense.describe()})
@@ -215,7 +215,7 @@ def run_eval(assistant: Assistant, dataset_path: Path, out_dir: Path, k: int | N
         "n_questions": len(items),
         "n_answerable": sum(item.answerable for item in items),
         "n_unanswerable": sum(not item.answerable for item in items),
-        "answerer": assistant.answerer.name,
+        "answerer": assistant.answering.extractive.name,
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "duration_s": round(time.perf_counter() - started, 2),
         "systems": metrics,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from assistant.models import Chunk
+from assistant.domain.models import Chunk
 from ingest.loaders import LoadedDocument, Section
 
 ARTICLE_RE = re.compile(r"^(?:Article|ARTICLE|Art\.)\s+(\d+[a-z]?|[IVXLC]+)\b", re.IGNORECASE)

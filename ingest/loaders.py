@@ -10,33 +10,13 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import yaml
 
-from assistant.errors import IngestError, UnsupportedFormat
+from assistant.domain.errors import IngestError
 from ingest.html_nesting import cap_nesting, too_deep
 
-# Extension -> format name. Everything else is refused with UnsupportedFormat.
-EXTENSIONS = {
-    ".txt": "text",
-    ".text": "text",
-    ".md": "markdown",
-    ".markdown": "markdown",
-    ".html": "html",
-    ".htm": "html",
-    ".pdf": "pdf",
-    ".docx": "docx",
-}
-CONTENT_TYPES = {
-    "text/plain": "text",
-    "text/markdown": "markdown",
-    "text/html": "html",
-    "application/xhtml+xml": "html",
-    "application/pdf": "pdf",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
-}
 MAX_DOCX_UNPACKED = 200 * 1024 * 1024  # a .docx that unpacks to more than this is treated as a zip bomb
 
 
@@ -59,16 +39,6 @@ class LoadedDocument:
     @property
     def text(self) -> str:
         return "\n\n".join(s.text for s in self.sections)
-
-
-def format_for(name: str) -> str:
-    suffix = Path(name).suffix.lower()
-    if suffix not in EXTENSIONS:
-        raise UnsupportedFormat(
-            f"Unsupported file type {suffix or '(none)'!r}: Beacon reads {', '.join(sorted(EXTENSIONS))}. "
-            "Convert the file to one of these (e.g. save as PDF or DOCX) and ingest it again."
-        )
-    return EXTENSIONS[suffix]
 
 
 def decode_text(data: bytes) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from assistant.errors import InvalidInput
+from assistant.domain.errors import InvalidInput
 
 
 def read_manifest(path: Path) -> list[dict]:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from assistant.errors import FetchError, IngestError
-from ingest.loaders import CONTENT_TYPES, EXTENSIONS, format_for
+from assistant.domain.errors import FetchError, IngestError
+from assistant.domain.formats import CONTENT_TYPES, EXTENSIONS, format_for
 
 
 @dataclass(frozen=True)

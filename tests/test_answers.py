@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import Answer, InvalidInput, Settings, build_assistant
+from assistant import Answer, InvalidInput
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS, SEEDS = SHARED / "corpus", SHARED / "seeds"
@@ -159,7 +159,7 @@ def test_source_filter_restricts_what_is_retrieved(shared_library):
 def test_broad_filter_post_filters_one_unfiltered_query_with_chromas_result(shared_library, monkeypatch):
     """A filter keeping a fair share of the library over-fetches one unfiltered HNSW query and
     drops the other rows; its candidates must be those of Chroma's own filtered query."""
-    from assistant.retriever import OVERFETCH_MIN_SHARE, chroma_where
+    from assistant.answering.retriever import OVERFETCH_MIN_SHARE, chroma_where
 
     retriever, filters = shared_library.retriever, {"doc_type": "treaty"}
     index = retriever.lexical.snapshot()
@@ -211,7 +211,7 @@ def test_filter_mask_compares_values_exactly(shared_library):
 
 
 def test_coverage_from_postings_equals_coverage_from_tokenized_text(shared_library):
-    from assistant.text import index_text, tokenize
+    from assistant.domain.text import index_text, tokenize
 
     index = shared_library.retriever.lexical.snapshot()
     question = "What must States do to prevent trafficking in persons and protect children?"

@@ -270,7 +270,7 @@ def test_a_slow_drip_server_cannot_hold_a_fetch_beyond_its_deadline(beacon):
 
 
 def test_the_write_lock_is_taken_only_after_the_download(tmp_path):
-    from assistant.errors import StoreLocked
+    from assistant.domain.errors import StoreLocked
 
     requested, release = threading.Event(), threading.Event()
 

@@ -7,7 +7,7 @@ import random
 
 import numpy as np
 
-from assistant.grounding import FEATURES
+from assistant.answering.grounding import FEATURES
 from evals import calibrate
 
 

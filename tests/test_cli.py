@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant import Settings, build_assistant
-from assistant.cli import app
+from assistant.cli.main import app
 
 COMMANDS = ("ingest", "docs", "ask", "serve", "eval")
 QUESTION = "How long is the reflection period for presumed victims?"

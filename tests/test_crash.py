@@ -124,7 +124,7 @@ POOL = {
 DRIVER = r"""
 import importlib, json, os, random, signal, sys
 from assistant import Settings, build_assistant
-from assistant.errors import NotFound
+from assistant.domain.errors import NotFound
 
 data_dir, plan = sys.argv[1], json.loads(sys.argv[2])
 if plan.get("kill"):
@@ -230,7 +230,7 @@ def test_a_removal_killed_before_the_revision_bump_is_finished_and_never_quoted(
     beacon.ingest([str(p) for p in pool.values()])
     assert "amberfield" in cited(beacon, "amberfield")
 
-    code = run_driver(data_dir, {"ops": [["remove", str(pool["amberfield"])]], "kill": ["assistant.store:ChunkStore._bump_revision", "before", 1]})
+    code = run_driver(data_dir, {"ops": [["remove", str(pool["amberfield"])]], "kill": ["assistant.library.store:ChunkStore._bump_revision", "before", 1]})
     assert code == -signal.SIGKILL
 
     assert "amberfield" not in cited(beacon, "amberfield") | keyword_hits(beacon, "amberfield")
@@ -246,7 +246,7 @@ def test_an_ingest_killed_before_the_revision_bump_is_searchable_and_audited(tmp
     beacon.ingest([str(pool["amberfield"])])
     beacon.ask("What does the amberfield guideline require?")  # keyword index built and saved
 
-    code = run_driver(data_dir, {"ops": [["ingest", str(pool["bluestone"])]], "kill": ["assistant.store:ChunkStore._bump_revision", "before", 1]})
+    code = run_driver(data_dir, {"ops": [["ingest", str(pool["bluestone"])]], "kill": ["assistant.library.store:ChunkStore._bump_revision", "before", 1]})
     assert code == -signal.SIGKILL
 
     fresh = build_assistant(Settings(data_dir=data_dir))
@@ -258,7 +258,7 @@ def test_an_ingest_killed_before_the_revision_bump_is_searchable_and_audited(tmp
 
 @pytest.mark.parametrize(
     "kill",
-    [["assistant.store:ChunkStore.write_document", "after", 2], ["assistant.journal:AuditLog.record", "before", 1]],
+    [["assistant.library.store:ChunkStore.write_document", "after", 2], ["assistant.records.journal:AuditLog.record", "before", 1]],
     ids=["after-the-second-write", "before-the-first-audit-entry"],
 )
 def test_every_stored_document_is_audited_after_a_kill_mid_batch(tmp_path, data_dir, kill):
@@ -276,12 +276,12 @@ def test_every_stored_document_is_audited_after_a_kill_mid_batch(tmp_path, data_
 
 CHAOS_KILLS = [
     None,  # killed by the test at a random moment
-    ["assistant.store:ChunkStore._bump_revision", "before", 2],
-    ["assistant.store:ChunkStore._bump_revision", "after", 3],
-    ["assistant.journal:AuditLog.record", "before", 2],
-    ["assistant.journal:PendingChanges.begin", "after", 3],
-    ["assistant.journal:PendingChanges.finish", "before", 2],
-    ["assistant.lexical:LexicalIndex._save", "before", 2],
+    ["assistant.library.store:ChunkStore._bump_revision", "before", 2],
+    ["assistant.library.store:ChunkStore._bump_revision", "after", 3],
+    ["assistant.records.journal:AuditLog.record", "before", 2],
+    ["assistant.records.journal:PendingChanges.begin", "after", 3],
+    ["assistant.records.journal:PendingChanges.finish", "before", 2],
+    ["assistant.library.catalogue:LexicalIndex._save", "before", 2],
 ]
 
 

@@ -141,7 +141,7 @@ def test_the_background_index_build_runs_at_the_lowest_priority():
     import os
     import threading
 
-    from assistant.core import _at_low_priority
+    from assistant.service import _at_low_priority
 
     seen = []
     worker = threading.Thread(target=_at_low_priority, args=(lambda: seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())),))

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant import InvalidInput, Settings, build_assistant
-from assistant.cli import app
+from assistant.cli.main import app
 from evals.metrics import METRICS, percentile, source_matches, support
 from evals.runner import check_gates, default_dataset, load_dataset, run_eval
 

@@ -20,17 +20,17 @@ from langchain_core.messages import AIMessage
 from typer.testing import CliRunner
 
 from assistant import ConfigError, Settings, build_assistant
-from assistant.cli import app
-from assistant.cli_models import CATALOG, packaged_gguf
-from assistant.factory import build_answerer
-from assistant.followup import FollowUpRewriter, is_follow_up, rewrite_deterministic
-from assistant.generative import GenerativeAnswerer
-from assistant.llm import format_sources
-from assistant.core import run_steps
-from assistant.models import Answer, Hit
-from assistant.referral import Referral
-from assistant.text import tokenize
-from assistant.verify import UNVERIFIED, CitationVerifier, split_cited_sentences
+from assistant.cli.main import app
+from assistant.llm.catalog import CATALOG, packaged_gguf
+from assistant.app import build_answerer
+from assistant.answering.followup import FollowUpRewriter, is_follow_up, rewrite_deterministic
+from assistant.answering.generative import GenerativeAnswerer
+from assistant.llm.backends import format_sources, is_backend_error
+from assistant.service import run_steps
+from assistant.domain.models import Answer, Hit
+from assistant.domain.models import Referral
+from assistant.domain.text import tokenize
+from assistant.answering.verify import UNVERIFIED, CitationVerifier, split_cited_sentences
 
 LIBRARY = {
     "victim-assistance.md": """# Assistance to victims of trafficking
@@ -180,7 +180,7 @@ def test_a_faithful_copy_of_an_injected_instruction_is_not_an_answer(verifier):
 
 @pytest.mark.parametrize(("verdict", "kept"), [("yes", True), ("Yes.", True), ("no", False), ("The source does", False)])
 def test_the_llm_judge_has_the_last_word(extractive, verdict, kept):
-    from assistant.llm import judge_chain
+    from assistant.llm.backends import judge_chain
 
     judge = judge_chain(GenericFakeChatModel(messages=iter([AIMessage(content=verdict)])))
     judged = CitationVerifier(extractive.embedder, extractive.lexical, judge=judge)
@@ -385,3 +385,44 @@ def test_models_install_registers_the_packaged_gguf_for_llamacpp(tmp_path, smoll
     assert beacon.answerer.model.model_path == smollm2_gguf
     unknown = runner.invoke(app, ["--data-dir", str(tmp_path), "models", "install", "gpt-5"])
     assert unknown.exit_code == 2 and "smollm2" in unknown.output
+
+
+# -- which failures are the LLM server's ---------------------------------------------------------
+def _raised_inside(module_name: str, exc: Exception) -> Exception:
+    """`exc` as raised by code of `module_name` (the backend packages are not all installed here)."""
+    namespace = {"__name__": module_name, "exc": exc}
+    exec("def generate():\n    raise exc\n", namespace)
+    try:
+        namespace["generate"]()
+    except Exception as raised:  # noqa: BLE001 - the point is to capture it with its traceback
+        return raised
+    raise AssertionError("not raised")
+
+
+def test_only_backend_failures_are_blamed_on_the_llm_server():
+    assert is_backend_error(ConnectionRefusedError(111, "Connection refused"))
+    assert is_backend_error(_raised_inside("llama_cpp.llama", ValueError("Requested tokens exceed context window")))
+    assert is_backend_error(_raised_inside("openai._base_client", RuntimeError("server error")))
+    # Our own bugs keep their type and traceback instead of "check your LLM server".
+    assert not is_backend_error(_raised_inside("assistant.answering.generative", ValueError("bad sentence index")))
+    assert not is_backend_error(_raised_inside("assistant.answering.verify", RuntimeError("dictionary changed size")))
+    assert not is_backend_error(_raised_inside("assistant.answering.generative", FileNotFoundError("missing prompt file")))
+    assert not is_backend_error(KeyError("answer"))
+
+
+class BuggyChatModel(BaseChatModel):
+    """A chat model whose own code has a bug (not a server failure)."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "buggy"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        raise ValueError("the adapter mixed up two message fields")
+
+
+def test_a_bug_is_not_reported_as_a_backend_failure(extractive):
+    answerer = GenerativeAnswerer("llamacpp", extractive.answerer, BuggyChatModel(), CitationVerifier(extractive.embedder, extractive.lexical))
+    retrieval = extractive.retriever.retrieve("What assistance do victims of trafficking receive?", 3)
+    with pytest.raises(ValueError, match="mixed up"):
+        answerer.answer(retrieval)

@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from assistant.grounding import (
+from assistant.answering.grounding import (
     FEATURES,
     RefusalModel,
     Signals,
@@ -21,8 +21,8 @@ from assistant.grounding import (
     shipped_model,
     states_type,
 )
-from assistant.naming import document_names, named_documents
-from assistant.text import acronym_expanded, number_values, specific_mentioned, tokenize
+from assistant.answering.naming import document_names, named_documents
+from assistant.domain.text import acronym_expanded, number_values, specific_mentioned, tokenize
 
 
 # -- normalisations ------------------------------------------------------------------------------
@@ -130,7 +130,7 @@ def test_confidence_rises_with_support_and_falls_with_missing_specifics():
 
 
 def test_a_model_file_naming_unknown_signals_is_a_config_error():
-    from assistant.errors import ConfigError
+    from assistant.domain.errors import ConfigError
 
     with pytest.raises(ConfigError, match="evals.calibrate"):
         RefusalModel(["no_such_signal"], [0.0], [1.0], [1.0], 0.0, 0.5)

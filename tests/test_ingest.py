@@ -344,7 +344,7 @@ def test_groups_are_written_by_one_writer_thread_in_input_order(beacon, tmp_path
 
 
 def test_a_store_failure_in_the_writer_stops_the_ingest(beacon, tmp_path, monkeypatch, article_markdown):
-    from assistant.errors import StoreError
+    from assistant.domain.errors import StoreError
 
     def broken_store(*args):
         raise StoreError("disk full")

@@ -110,7 +110,7 @@ def test_typical_trainee_questions_are_answered_from_the_briefs(shipped, questio
 def test_a_per_document_cap_leaves_room_for_other_sources(shipped):
     from collections import Counter
 
-    from assistant.retriever import HybridRetriever
+    from assistant.answering.retriever import HybridRetriever
 
     beacon, _ = shipped
     question = "What did the 24th Alliance conference focus on?"

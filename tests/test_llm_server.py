@@ -13,8 +13,8 @@ import pytest
 from conftest import stop_process
 
 from assistant import ConfigError, Settings, build_assistant
-from assistant.core import run_steps
-from assistant.cli_models import CATALOG, packaged_gguf
+from assistant.service import run_steps
+from assistant.llm.catalog import CATALOG, packaged_gguf
 from test_generative import LIBRARY, assert_grounded
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant.cli import app
+from assistant.cli.main import app
 from ingest.manifest import read_manifest
 
 REPO = Path(__file__).resolve().parents[1]

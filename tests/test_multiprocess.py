@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from assistant import Settings, build_assistant
 from conftest import stop_process

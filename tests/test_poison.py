@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant import Settings, build_assistant
-from assistant.cli import app
-from assistant.poison import RULES, passage_flags, scan_passage
+from assistant.cli.main import app
+from assistant.domain.poison import RULES, passage_flags, scan_passage
 
 KNOWLEDGE = Path(__file__).resolve().parents[1] / "knowledge"
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 from typer.testing import CliRunner
 
 from assistant import Settings, build_assistant
-from assistant.cli import app
-from assistant.journal import ChatLog
+from assistant.cli.main import app
+from assistant.records.journal import ChatLog
 
 SECRET_QUESTION = "What does the Palermo Protocol say about zebra-unicorn-4711 cases?"
 
@@ -78,13 +78,13 @@ def test_cli_changes_are_audited_as_the_local_user(data_dir, article_markdown):
 
 # -- feedback: private files and retention, like the chat log -------------------------------------
 def thumbs_down(question: str):
-    from assistant.models import Answer
+    from assistant.domain.models import Answer
 
     return Answer(question=question, answer="Prevention, protection and prosecution.", refused=False)
 
 
 def test_feedback_and_its_export_are_owner_only(data_dir, tmp_path):
-    from assistant.feedback import feedback_store
+    from assistant.records.feedback import feedback_store
 
     settings = Settings(data_dir=data_dir)
     feedback_store(settings).record(thumbs_down(SECRET_QUESTION), "down", reason="other", comment="my name is Ana", user="tina")
@@ -97,7 +97,7 @@ def test_feedback_and_its_export_are_owner_only(data_dir, tmp_path):
 
 
 def test_feedback_written_world_readable_by_an_older_version_becomes_owner_only(tmp_path):
-    from assistant.feedback import FeedbackStore
+    from assistant.records.feedback import FeedbackStore
 
     path = tmp_path / "feedback.jsonl"
     path.write_text("", encoding="utf-8")
@@ -107,7 +107,7 @@ def test_feedback_written_world_readable_by_an_older_version_becomes_owner_only(
 
 
 def test_feedback_older_than_the_retention_is_deleted_and_never_exported(tmp_path):
-    from assistant.feedback import FeedbackStore
+    from assistant.records.feedback import FeedbackStore
 
     store = FeedbackStore(tmp_path / "feedback.jsonl", retention_days=30)
     store.record(thumbs_down("old question?"), "down", reason="other")
@@ -125,7 +125,7 @@ def test_feedback_older_than_the_retention_is_deleted_and_never_exported(tmp_pat
 
 
 def test_feedback_retention_is_a_setting(data_dir, monkeypatch):
-    from assistant.feedback import feedback_store
+    from assistant.records.feedback import feedback_store
 
     monkeypatch.setenv("BEACON_FEEDBACK_RETENTION_DAYS", "7")
     assert feedback_store(Settings(data_dir=data_dir)).journal.retention == timedelta(days=7)

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from assistant import ConfigError, Settings, build_assistant
-from assistant.embedder import Embedder
-from assistant.onnx_encoder import OnnxEncoder, exported_path
+from assistant.library.embedder import Embedder
+from assistant.library.onnx_encoder import OnnxEncoder, exported_path
 
 MODEL = "all-MiniLM-L6-v2"
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,7 +102,7 @@ def test_questions_do_not_wait_for_the_document_model(tmp_path):
 
 
 def test_a_damaged_export_says_to_delete_it(tmp_path):
-    from assistant.embedder import packaged_model_path
+    from assistant.library.embedder import packaged_model_path
 
     model = packaged_model_path(MODEL)
     graph = exported_path(model, tmp_path, MODEL)

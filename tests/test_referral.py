@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from assistant.referral import ReferralTable, discloses_danger, format_referral, referral_for
+from assistant.answering.referral import ReferralTable, discloses_danger, format_referral, referral_for
 
-TABLE = Path(__file__).resolve().parents[1] / "knowledge" / "referrals.toml"
+TABLE = Path(__file__).resolve().parents[1] / "assistant" / "answering" / "referrals.toml"
 
 DISCLOSURES = [
     "My employer took my passport and won't let me leave",
@@ -91,7 +96,7 @@ def test_a_question_about_the_topic_gets_no_card(small_library):
 def test_cli_prints_the_card_first(small_library):
     from typer.testing import CliRunner
 
-    from assistant.cli import app
+    from assistant.cli.main import app
 
     result = CliRunner().invoke(app, ["--data-dir", str(small_library.settings.data_dir), "ask", "Mein Arbeitgeber hat meinen Pass weggenommen"])
     assert result.exit_code == 0, result.output
@@ -107,10 +112,33 @@ def test_chat_bubble_shows_the_card_above_the_answer(small_library):
 
 def test_a_broken_referral_table_is_a_clear_error(tmp_path):
     from assistant import Settings, build_assistant
-    from assistant.errors import ConfigError
+    from assistant.domain.errors import ConfigError
 
     broken = tmp_path / "referrals.toml"
     broken.write_text("[default\nemergency = ", encoding="utf-8")
     beacon = build_assistant(Settings(data_dir=tmp_path / "data", referrals_file=broken))
     with pytest.raises(ConfigError, match="BEACON_REFERRALS_FILE"):
         beacon.referrals
+
+
+def test_the_installed_package_carries_the_referral_table(tmp_path):
+    """Safety content ships with the package: an installed wheel, run away from the repository,
+    still gives national hotlines, not only the 112 default."""
+    repo = Path(__file__).resolve().parents[1]
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(repo)],
+                   check=True, capture_output=True)
+    site = tmp_path / "site"
+    with zipfile.ZipFile(next(wheels.glob("beacon_thb-*.whl"))) as wheel:
+        wheel.extractall(site)
+    probe = (
+        "import assistant, json\n"
+        "from assistant import Settings, build_assistant\n"
+        f"table = build_assistant(Settings(data_dir={str(tmp_path / 'data')!r})).referrals\n"
+        "print(json.dumps({'module': assistant.__file__, 'countries': sorted(table.countries)}))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(site)},
+                         check=True, capture_output=True, text=True)
+    found = json.loads(run.stdout.strip().splitlines()[-1])
+    assert found["module"].startswith(str(site))  # the wheel's code, not the checkout's
+    assert found["countries"] == sorted(ReferralTable.load(TABLE).countries) and found["countries"]

@@ -14,11 +14,11 @@ import pytest
 
 import ui
 from assistant import Settings, build_assistant
-from assistant.errors import ConfigError, InvalidInput
-from assistant.feedback import FeedbackStore
-from assistant.models import Answer, AnswerSentence, Citation, DocumentSummary, Retrieved
-from assistant.users import UserStore
-from assistant.workspace import Workspace, checked_url, safe_file_name
+from assistant.domain.errors import ConfigError, InvalidInput
+from assistant.records.feedback import FeedbackStore
+from assistant.domain.models import Answer, AnswerSentence, Citation, DocumentSummary, Retrieved
+from assistant.records.users import UserStore
+from assistant.records.uploads import Workspace, checked_url, safe_file_name
 
 XSS = '<img src=x onerror="window.__xss=1"><script>alert(1)</script>'
 GUIDE = f"""# Recruitment screening guide

@@ -22,8 +22,8 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="Browser tests need
 
 import ui  # noqa: E402
 from assistant import Settings, build_assistant  # noqa: E402
-from assistant.feedback import FeedbackStore, feedback_file  # noqa: E402
-from assistant.users import UserStore, users_file  # noqa: E402
+from assistant.records.feedback import FeedbackStore, feedback_file  # noqa: E402
+from assistant.records.users import UserStore, users_file  # noqa: E402
 
 pytestmark = pytest.mark.browser
 

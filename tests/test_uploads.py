@@ -15,9 +15,9 @@ import pytest
 
 import ui
 from assistant import Settings, build_assistant
-from assistant.errors import UnsupportedFormat
-from assistant.users import UserStore
-from assistant.workspace import Workspace, safe_file_name
+from assistant.domain.errors import UnsupportedFormat
+from assistant.records.users import UserStore
+from assistant.records.uploads import Workspace, safe_file_name
 
 REPORT = "# Отчёт о выявлении жертв\n\nLabour inspectors identified 42 presumed victims of forced labour in agriculture.\n"
 BRIEFING = "# Доклад о профилактике\n\nPrevention campaigns reached 3,000 students in vocational schools.\n"

@@ -12,10 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant import Settings
-from assistant.errors import ConfigError, InvalidInput, NotFound
-from assistant.feedback import REASONS, FeedbackStore, feedback_file
-from assistant.models import Answer, AnswerSentence, Citation, Retrieved
-from assistant.users import ROLES, UserStore, can, users_file
+from assistant.domain.errors import ConfigError, InvalidInput, NotFound
+from assistant.records.feedback import REASONS, FeedbackStore, feedback_file
+from assistant.domain.models import Answer, AnswerSentence, Citation, Retrieved
+from assistant.records.users import ROLES, UserStore, can, users_file
 
 
 @pytest.fixture
@@ -157,7 +157,7 @@ def test_reasons():
 
 # -- CLI -----------------------------------------------------------------------------------------
 def beacon_cli(tmp_path, *args, env=None, input=None):
-    from assistant.cli import app
+    from assistant.cli.main import app
 
     return CliRunner().invoke(app, ["--data-dir", str(tmp_path), *args], env=env, input=input)
 

@@ -12,7 +12,7 @@ import pytest
 
 import ui
 from assistant import Settings, build_assistant
-from assistant.users import UserStore, users_file
+from assistant.records.users import UserStore, users_file
 
 USERS = {"tina": "trainee", "tom": "trainer", "quinn": "qa", "ada": "admin", "tess": "trainee"}
 
@@ -75,7 +75,7 @@ def test_failed_sign_ins_from_one_address_lock_that_address(server):
 
 
 def test_the_throttle_wait_doubles_and_ends():
-    from assistant.users import LoginThrottle
+    from assistant.records.users import LoginThrottle
 
     now = [1000.0]
     throttle = LoginThrottle(account_limit=3, address_limit=10, lockout_s=30, window_s=900, clock=lambda: now[0])

@@ -1,0 +1,116 @@
+"""Data that crosses module boundaries: chunks, documents, answers.
+
+`Answer.model_dump()` is exactly what `beacon ask --json` prints; keep the field names stable,
+other tools read them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+class Referral(BaseModel):
+    """The card shown before the answer."""
+
+    country: str
+    emergency: str
+    hotline: str = ""
+    hotline_name: str = ""
+    source_url: str = ""
+    what_to_do: list[str]
+
+class Chunk(BaseModel):
+    """A piece of a document small enough to embed, with where it came from."""
+
+    id: str
+    doc_id: str
+    position: int
+    text: str
+    locator: str = ""
+    heading: str = ""
+    page: int | None = None
+
+class DocumentMeta(BaseModel):
+    """What Beacon knows about one source document."""
+
+    doc_id: str
+    source: str
+    title: str
+    sha256: str
+    format: str
+    ingested_at: str = ""
+    year: int | None = None
+    doc_type: str = ""
+    symbol: str = ""
+    url: str = ""
+    trusted: bool = False  # a trainer vouched for it: its flagged passages may be quoted (`beacon docs trust`)
+
+class DocumentSummary(DocumentMeta):
+    chunks: int
+    flagged: int = 0  # chunks flagged as possibly poisoned at ingest (ingest/poison.py)
+
+class IngestReport(BaseModel):
+    """One line of `beacon ingest --json`."""
+
+    source: str
+    doc_id: str | None = None
+    title: str | None = None
+    status: Literal["added", "updated", "unchanged", "failed"]
+    chunks: int = 0
+    error: str | None = None
+
+class Hit(BaseModel):
+    """A retrieved chunk with its fused score and the metadata needed to cite it."""
+
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str
+    locator: str
+    text: str
+    score: float
+    dense_score: float | None = None
+    url: str = ""
+    doc_type: str = ""
+    year: int | None = None
+
+class Citation(BaseModel):
+    n: int
+    doc_id: str
+    title: str
+    source: str
+    locator: str
+    text: str
+    score: float
+    url: str = ""
+
+class Retrieved(BaseModel):
+    doc_id: str
+    source: str
+    locator: str
+    score: float
+    title: str = ""
+
+class AnswerSentence(BaseModel):
+    text: str
+    citations: list[int]
+    supported: bool
+    support_score: float
+
+class Answer(BaseModel):
+    """A grounded answer (or a refusal) with the citations its markers point to."""
+
+    question: str
+    answer: str
+    refused: bool
+    citations: list[Citation] = Field(default_factory=list)
+    retrieved: list[Retrieved] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    answerer: str = "extractive"
+    sentences: list[AnswerSentence] = Field(default_factory=list)
+    refusal_reason: str | None = None
+    confidence: float | None = None  # the grounding decision's confidence that the library answers the question
+    grounding: dict[str, float] = Field(default_factory=dict)  # the signals that decision weighed
+    uncovered: list[str] = Field(default_factory=list)  # parts of the question the quoted passages do not cover
+    referral: Referral | None = None  # safety card shown before the answer when the question discloses danger
