@@ -11,7 +11,7 @@ export BEACON_DATA_DIR ?= $(CURDIR)/.beacon/data
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test install install-test library dev-library eval eval-devset bench clean
+.PHONY: run test lint install install-test library dev-library eval eval-devset bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ run: library
 
 test: install-test
 	$(BIN)/python -m pytest
+
+# The layer contract (.importlinter: a module imports only from the layers below it) and ruff.
+lint: install-test
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
 
 dev-library: install
 	BEACON_DATA_DIR=$(DEV_DATA_DIR) $(BIN)/beacon ingest $(wildcard $(CORPUS)) $(wildcard $(SEEDS))

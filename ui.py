@@ -29,6 +29,7 @@ from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection
 from starlette.responses import PlainTextResponse
 
+from assistant.answering.base import DraftDelta, Final
 from assistant.domain.errors import BeaconError, ConfigError, InvalidInput
 from assistant.records.feedback import REASONS, FeedbackStore, feedback_store
 from assistant.domain.models import Answer, DocumentSummary, IngestReport
@@ -348,18 +349,15 @@ class BeaconUI:
             return
         yield "", chat_messages(turns, pending=question), gr.skip(), gr.skip(), gr.skip(), gr.update(visible=False)
         try:
-            steps = self.beacon.ask_stream(question, history=conversation(turns), user=name)
             card, draft = "", ""
-            while True:
-                try:
-                    step = next(steps)
-                except StopIteration as done:
-                    answer = done.value
+            for event in self.beacon.ask_stream(question, history=conversation(turns), user=name):
+                if isinstance(event, Final):
+                    answer = event.answer
                     break
-                if isinstance(step, str):
-                    draft += step
+                if isinstance(event, DraftDelta):
+                    draft += event.text
                 else:
-                    card = format_referral_card(Answer(question=question, answer="", refused=False, referral=step))
+                    card = format_referral_card(Answer(question=question, answer="", refused=False, referral=event.referral))
                 pending = card + (format_draft(draft) if draft else "<em class='beacon-muted'>Searching the library…</em>")
                 yield gr.skip(), chat_messages(turns, pending=question, pending_answer=pending), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         except BeaconError as exc:

@@ -12,7 +12,8 @@ import os
 import threading
 import time
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Callable, Generator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from assistant.answering.extractive import ExtractiveAnswerer
 from assistant.library.embedder import Embedder
@@ -21,8 +22,10 @@ from assistant.records.journal import AuditLog, ChatLog
 from assistant.library.catalogue import LexicalIndex
 from assistant.domain.models import Answer, DocumentSummary, IngestReport
 from assistant.domain.poison import FLAGS_FIELD, flag_reasons
+from assistant.answering.base import Event, Final, ReferralShown, final_answer
 from assistant.answering.referral import ReferralTable, referral_for
-from assistant.domain.models import Referral
+from assistant.answering.retriever import Retrieval
+from assistant.library.reader import BulkLoader, LibraryReader
 from assistant.answering.retriever import HybridRetriever
 from assistant.domain.settings import Settings
 from assistant.library.store import ChunkStore
@@ -76,7 +79,7 @@ class Assistant:
         discloses danger gets a referral card (`answer.referral`) whatever the library says.
         `min_confidence` overrides the grounding decision's threshold for this question (0:
         never refuse for lack of confidence; QA uses it to see what would have been said)."""
-        return run_steps(self.ask_stream(question, k, filters, history, user, min_confidence))[1]
+        return final_answer(self.ask_stream(question, k, filters, history, user, min_confidence))
 
     def ask_stream(
         self,
@@ -86,11 +89,11 @@ class Assistant:
         history: list[dict[str, str]] | None = None,
         user: str | None = None,
         min_confidence: float | None = None,
-    ) -> Generator[Referral | str, None, Answer]:
-        """`ask`, step by step, for a chat: yields the safety card first (when the question
-        discloses danger), then the draft text as a generative answerer writes it (unverified,
-        to be shown as provisional), and returns the final, verified `Answer`
-        (`answer = yield from beacon.ask_stream(q)`). The extractive answerer yields no draft."""
+    ) -> Iterator[Event]:
+        """`ask`, as events for a chat: `ReferralShown` first (when the question discloses
+        danger), then `DraftDelta`s as a generative answerer writes (unverified, to be shown
+        as provisional), then one `Final` with the verified `Answer`. The extractive
+        answerer has no draft."""
         question = " ".join((question or "").split())
         if not question:
             raise InvalidInput("The question is empty; type a question about the library.")
@@ -102,7 +105,7 @@ class Assistant:
         history = _checked_history(history)
         referral = referral_for(question, self.referrals)
         if referral is not None:
-            yield referral
+            yield ReferralShown(referral)
         start = time.perf_counter()
         standalone = self.rewriter.rewrite(question, history) if history else question
         rewritten_at = time.perf_counter()
@@ -110,10 +113,14 @@ class Assistant:
         retrieved_at = time.perf_counter()
         if min_confidence is not None and not 0 <= min_confidence <= 1:
             raise InvalidInput(f"min_confidence must be between 0 and 1, not {min_confidence}.")
-        if hasattr(self.answerer, "stream"):
-            answer = yield from self.answerer.stream(retrieval, min_confidence)
-        else:
-            answer = self.answerer.answer(retrieval, min_confidence)
+        answer = None
+        for event in self.answerer.stream(retrieval, min_confidence):
+            if isinstance(event, Final):
+                answer = event.answer
+            else:
+                yield event
+        if answer is None:
+            raise RuntimeError(f"the {self.answerer.name} answerer's stream ended without a Final event")
         done = time.perf_counter()
         answer.question = question  # as asked; the standalone form only steers retrieval and the answer
         answer.timings_ms = {
@@ -126,7 +133,47 @@ class Assistant:
         answer.referral = referral
         if self.chat_log is not None:
             self.chat_log.record(user or _local_actor(), question, answer.answer, answer.refused, [c.source for c in answer.citations])
-        return answer
+        yield Final(answer)
+
+    def retrieve(self, question: str, k: int | None = None, filters: dict[str, Any] | None = None) -> Retrieval:
+        """The passages `ask` would answer from (hybrid BM25 + dense, with their scores), for
+        evaluation and inspection; nothing is answered or logged."""
+        question = " ".join((question or "").split())
+        if not question:
+            raise InvalidInput("The question is empty; type a question about the library.")
+        return self.retriever.retrieve(question, k or self.settings.top_k, filters)
+
+    def answer_from(self, retrieval: Retrieval, min_confidence: float | None = None) -> Answer:
+        """The configured answerer's answer to a retrieval (what `ask` does after retrieving)."""
+        return self.answerer.answer(retrieval, min_confidence)
+
+    @property
+    def answerer_name(self) -> str:
+        """`extractive`, `llamacpp` or `openai`: which answerer `ask` uses."""
+        return self.answerer.name
+
+    def chunk_count(self) -> int:
+        """How many chunks the library holds."""
+        return self.store.count()
+
+    @property
+    def library_location(self) -> str:
+        """Where the library is stored: a folder, or the Chroma server's address."""
+        return self.store.location
+
+    def reader(self) -> LibraryReader:
+        """Read-only access to the library's chunks, vectors and BM25, for pipelines that
+        answer differently from `ask` (the eval baselines) and for benchmarks."""
+        return LibraryReader(self.store, self.embedder, self.lexical)
+
+    def bulk_loader(self) -> BulkLoader:
+        """Write chunks embedded elsewhere (benchmarks, migrations) without re-embedding them."""
+        return BulkLoader(self.store, self.lexical)
+
+    def multilingual_ready(self) -> bool:
+        """Whether the multilingual-e5 index covers the whole library (False when it is off)."""
+        index = self.retriever.crosslingual
+        return index is not None and index.ready()
 
     @cached_property
     def referrals(self) -> ReferralTable:
@@ -187,6 +234,7 @@ class Assistant:
         self.referrals  # noqa: B018 - a broken referral table is a start-up error, not a chat error
         self.store.collection
         self.lexical.ensure_current()
+        self.answerer.warm_up()
         if background:
             self.start_background_jobs()
 
@@ -217,17 +265,6 @@ def _at_low_priority(job: Callable[[], None]) -> None:
     with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
     job()
-
-
-def run_steps(stream: Generator) -> tuple[list, Any]:
-    """Drive a step generator (`ask_stream`, an answerer's `stream`) to its end:
-    (what it yielded, what it returned)."""
-    steps = []
-    while True:
-        try:
-            steps.append(next(stream))
-        except StopIteration as done:
-            return steps, done.value
 
 
 def _local_actor() -> str:

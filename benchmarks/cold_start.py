@@ -63,7 +63,7 @@ def ensure_query_runtime() -> None:
     the first `beacon serve` on a new machine spends ~15 s on it."""
     from assistant import Settings, build_assistant
 
-    build_assistant(Settings()).embedder.load_query_runtime()
+    build_assistant(Settings()).reader().load_models()
 
 
 def one_run(data_dir: Path, question: str, timeout: float, log) -> dict:

@@ -44,32 +44,17 @@ def main(paths: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         beacon = build_assistant(Settings(data_dir=Path(tmp)))
         t0 = time.perf_counter()
-        beacon.embedder.load()
-        beacon.embedder.load_query_runtime()
-        beacon.store.collection  # opening the store (importing Chroma: ~1.5 s) is start-up, as the model load is
-        beacon.embedder.embed(["warm-up"])  # the first inference allocates buffers; the raw encode below runs warm too
+        library = beacon.reader()
+        library.load_models()
+        beacon.chunk_count()  # opening the store (importing Chroma: ~1.5 s) is start-up, as the model load is
+        library.embed(["warm-up"])  # the first inference allocates buffers; the raw encode below runs warm too
         load_s = time.perf_counter() - t0
-
-        encoding: list[float] = []  # time inside the model's encode during the timed ingests
-        real_embed = beacon.embedder.embed
-
-        def timed_embed(texts):
-            started = time.perf_counter()
-            try:
-                return real_embed(texts)
-            finally:
-                encoding.append(time.perf_counter() - started)
 
         def timed_ingest() -> tuple[list, float, float]:
             """(reports, seconds, of which inside encode) of one ingest into the empty store."""
-            encoding.clear()
-            beacon.embedder.embed = timed_embed
             t0 = time.perf_counter()
-            try:
-                done = beacon.ingest(paths)
-            finally:
-                beacon.embedder.embed = real_embed
-            return done, time.perf_counter() - t0, sum(encoding)
+            done = beacon.ingest(paths)
+            return done, time.perf_counter() - t0, sum(r.embed_ms for r in done) / 1000
 
         # First ingest, then alternately the raw encode of its chunk texts and a fresh ingest
         # (library emptied first): this machine's speed drifts by ±15% within minutes, so each
@@ -82,7 +67,7 @@ def main(paths: list[str]) -> None:
         ingest_runs, raw_runs, shares = [first_s], [], [first_encode_s / first_s]
         for round_ in range(ROUNDS):
             t0 = time.perf_counter()
-            beacon.embedder.embed(texts)
+            library.embed(texts)
             raw_runs.append(time.perf_counter() - t0)
             if round_ == ROUNDS - 1:
                 break
@@ -109,7 +94,7 @@ def main(paths: list[str]) -> None:
                     timings[key].append(answer.timings_ms[key])
 
         k = beacon.settings.top_k
-        naive = NaiveDenseBaseline(beacon.store, beacon.embedder)
+        naive = NaiveDenseBaseline(beacon.reader())
         t0 = time.perf_counter()
         naive.build()
         naive_build_s = time.perf_counter() - t0

@@ -26,6 +26,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from assistant.answering.base import DraftDelta, Final
 from assistant.answering.generative import NO_ANSWER_IN_SOURCES, NOTHING_SUPPORTED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,29 +61,21 @@ def start_server(gguf: Path, n_ctx: int, threads: int) -> tuple[subprocess.Popen
 
 
 def run_mode(beacon, questions: list[str], k: int, count_tokens) -> dict:
-    """Ask every question once through `answerer.stream` (or `answer`), timing each phase."""
+    """Ask every question once through `ask_stream`, timing each phase (retrieval included)."""
     rows = []
     for question in questions:
-        retrieval = beacon.retriever.retrieve(question, k)
         start = time.perf_counter()
-        if not hasattr(beacon.answerer, "stream"):
-            answer = beacon.answerer.answer(retrieval)
-            elapsed = time.perf_counter() - start
-            rows.append({"gated": False, "ttft": elapsed, "total": elapsed, "tokens": 0, "gen": 0.0, "verify": 0.0, "kept": len(answer.sentences), "refused": answer.refused})
-            continue
-        stream = beacon.answerer.stream(retrieval)
         first = last = None
         parts = []
-        while True:
-            try:
-                delta = next(stream)
-            except StopIteration as done:
-                answer = done.value
+        for event in beacon.ask_stream(question, k=k):
+            if isinstance(event, Final):
+                answer = event.answer
                 break
-            now = time.perf_counter()
-            first = first or now
-            last = now
-            parts.append(delta)
+            if isinstance(event, DraftDelta):
+                now = time.perf_counter()
+                first = first or now
+                last = now
+                parts.append(event.text)
         end = time.perf_counter()
         if answer.refused and answer.refusal_reason not in (NOTHING_SUPPORTED, NO_ANSWER_IN_SOURCES):
             rows.append({"gated": True, "refused": True})
@@ -166,15 +159,13 @@ def main() -> None:
                     beacon = build_assistant(Settings(answerer="openai", openai_base_url=base_url, **common))
                 else:
                     raise SystemExit(f"unknown mode {mode!r}")
-                beacon.warm_up()
-                if beacon.retriever.crosslingual is not None:
-                    # Steady state: wait for the background multilingual index build, which
-                    # would otherwise share the 2 cores with the model being timed.
-                    beacon.retriever.crosslingual.ensure_current()
                 t0 = time.perf_counter()
+                beacon.warm_up(background=False)  # loads the local model too
                 if mode == "llamacpp":
-                    beacon.answerer.model.load()
                     loads[mode] = time.perf_counter() - t0
+                # Steady state: build the multilingual index now, which would otherwise share
+                # the 2 cores with the model being timed.
+                beacon.refresh_multilingual_index()
                 run_mode(beacon, QUESTIONS[:1], args.k, count_tokens)  # warm caches and the model
                 results[mode] = run_mode(beacon, QUESTIONS, args.k, count_tokens)
         finally:

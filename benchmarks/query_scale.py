@@ -53,7 +53,7 @@ def build(data_dir: Path, size: int, embed_limit: int) -> dict:
     started = time.perf_counter()
     n_real = min(size, embed_limit)
     titles = [f"Synthetic brief {i // per_doc}" for i in range(size)]
-    real = beacon.embedder.embed([index_text(titles[i], "", texts[i]) for i in range(n_real)])
+    real = beacon.reader().embed([index_text(titles[i], "", texts[i]) for i in range(n_real)])
     noise_rng = np.random.default_rng(size)
     vectors = np.empty((size, real.shape[1]), dtype=np.float32)
     vectors[:n_real] = real
@@ -64,7 +64,8 @@ def build(data_dir: Path, size: int, embed_limit: int) -> dict:
         vectors[start:end] = noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
     embed_s = time.perf_counter() - started
     started = time.perf_counter()
-    with beacon.store.write_lock():
+
+    def documents():
         for d, start in enumerate(range(0, size, per_doc)):
             rows = range(start, min(size, start + per_doc))
             doc_id = f"synthetic-{d:05d}"
@@ -74,10 +75,13 @@ def build(data_dir: Path, size: int, embed_limit: int) -> dict:
                  "heading": "", "position": i - start, "n_chunks": len(rows), "text_sha": f"{doc_id}-{i}", "chunker": "synthetic"}
                 for i in rows
             ]
-            beacon.store.write_document([f"{doc_id}:{i:06d}" for i in rows], [texts[i] for i in rows], metas, vectors[list(rows)])
+            yield [f"{doc_id}:{i:06d}" for i in rows], [texts[i] for i in rows], metas, vectors[list(rows)]
+
+    loader = beacon.bulk_loader()
+    loader.write(documents())
     write_s = time.perf_counter() - started
     started = time.perf_counter()
-    beacon.lexical.ensure_current()
+    loader.finish()
     bm25_s = time.perf_counter() - started
     return {"embed_s": embed_s, "write_s": write_s, "bm25_build_s": bm25_s}
 

@@ -91,8 +91,7 @@ def main() -> None:
             }
             results: dict[str, dict] = {}
             for name, beacon in modes.items():
-                beacon.embedder.load()
-                beacon.embedder.load_query_runtime()
+                beacon.reader().load_models()
                 t0 = time.perf_counter()
                 reports = beacon.ingest(paths)
                 ingest_s = time.perf_counter() - t0

@@ -19,10 +19,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from assistant.library.embedder import Embedder
-from assistant.library.catalogue import LexicalIndex
 from assistant.domain.models import Answer, AnswerSentence, Citation, Retrieved
-from assistant.library.store import ChunkStore
+from assistant.library.reader import LibraryReader
 from assistant.domain.text import split_sentences
 
 NOTHING_RETRIEVED = "Nothing was retrieved for this question."
@@ -46,16 +44,16 @@ class BM25Baseline:
 
     name = "bm25"
 
-    def __init__(self, lexical: LexicalIndex, answer_sentences: int = 2):
-        self.lexical = lexical
+    def __init__(self, library: LibraryReader, answer_sentences: int = 2):
+        self.library = library
         self.answer_sentences = answer_sentences
 
     def describe(self) -> str:
-        return f"BM25 over the library's {self.lexical.size} chunks; answer = first {self.answer_sentences} sentences of the top chunk; never refuses unless nothing matches."
+        return f"BM25 over the library's {self.library.bm25_size()} chunks; answer = first {self.answer_sentences} sentences of the top chunk; never refuses unless nothing matches."
 
     def ask(self, question: str, k: int) -> Answer:
         start = time.perf_counter()
-        hits = self.lexical.search(question, k)
+        hits = self.library.bm25(question, k)
         retrieved_at = time.perf_counter()
         if not hits:
             return _nothing(question, self.name, _timings(start, retrieved_at, time.perf_counter()))
@@ -114,9 +112,8 @@ class NaiveDenseBaseline:
 
     name = "naive-dense"
 
-    def __init__(self, store: ChunkStore, embedder: Embedder, chunk_size: int = 1000, chunk_overlap: int = 200, answer_sentences: int = 3):
-        self.store = store
-        self.embedder = embedder
+    def __init__(self, library: LibraryReader, chunk_size: int = 1000, chunk_overlap: int = 200, answer_sentences: int = 3):
+        self.library = library
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
         self.answer_sentences = answer_sentences
@@ -131,7 +128,7 @@ class NaiveDenseBaseline:
         start = time.perf_counter()
         chunks: dict[str, list[tuple[int, str]]] = defaultdict(list)
         metas: dict[str, dict] = {}
-        for _id, text, meta in self.store.scan():
+        for _id, text, meta in self.library.chunks():
             chunks[meta["doc_id"]].append((int(meta.get("position", 0)), text))
             metas.setdefault(meta["doc_id"], meta)
         splitter = RecursiveCharacterTextSplitter(chunk_size=self.chunk_size, chunk_overlap=self.chunk_overlap)
@@ -139,7 +136,7 @@ class NaiveDenseBaseline:
         for doc_id in sorted(chunks):
             document = join_chunks([text for _pos, text in sorted(chunks[doc_id], key=lambda row: row[0])])
             pieces.extend((piece, metas[doc_id]) for piece in splitter.split_text(document))
-        self._matrix = self.embedder.embed([text for text, _meta in pieces])
+        self._matrix = self.library.embed([text for text, _meta in pieces])
         self._pieces = pieces
         self.documents = len(chunks)
         self.build_ms = round((time.perf_counter() - start) * 1000, 1)
@@ -159,7 +156,7 @@ class NaiveDenseBaseline:
         start = time.perf_counter()
         if not self._pieces:
             return _nothing(question, self.name, _timings(start, start, time.perf_counter()))
-        vector = self.embedder.embed_one(question)
+        vector = self.library.embed_question(question)
         similarity = self._matrix @ vector
         top = [int(i) for i in np.argsort(-similarity, kind="stable")[:k]]
         retrieved_at = time.perf_counter()
@@ -179,7 +176,7 @@ class NaiveDenseBaseline:
             meta = self._pieces[i][1]
             retrieved.append(Retrieved(doc_id=meta["doc_id"], source=meta.get("source", ""), locator="", score=round(float(similarity[i]), 4), title=meta.get("title", "")))
         sentences = list(candidates)
-        closeness = self.embedder.embed_cached(sentences) @ vector if sentences else np.zeros(0)
+        closeness = self.library.embed_sentences(sentences) @ vector if sentences else np.zeros(0)
         best = [int(j) for j in np.argsort(-closeness, kind="stable")[: self.answer_sentences]]
         numbers: dict[int, int] = {}
         chosen: list[AnswerSentence] = []

@@ -1,4 +1,4 @@
-"""Fit the grounding decision (`assistant/refusal_model.json`) and report it out of sample.
+"""Fit the grounding decision (`assistant/answering/refusal_model.json`) and report it out of sample.
 
     python -m evals.calibrate collect DATASET=DATA_DIR [DATASET=DATA_DIR ...] [--out FILE]
     python -m evals.calibrate fit [--signals FILE] [--write]

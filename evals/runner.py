@@ -162,16 +162,16 @@ def results_file(system: str) -> str:
     return "results.jsonl" if system == "beacon" else f"results-{system}.jsonl"
 
 
-def run_eval(assistant: Assistant, dataset_path: Path, out_dir: Path, k: int | None = None, baselines: bool = False) -> dict[str, Any]:
+def run_eval(beacon: Assistant, dataset_path: Path, out_dir: Path, k: int | None = None, baselines: bool = False) -> dict[str, Any]:
     """Ask every dataset question (of Beacon, and of the baselines if asked), write the results
     and reports into `out_dir`, and return the report (what report.json holds)."""
     items = load_dataset(dataset_path)
-    k = k or assistant.domain.settings.top_k
+    k = k or beacon.settings.top_k
     if not 1 <= k <= 50:
         raise InvalidInput(f"k must be between 1 and 50, not {k}.")
-    if assistant.library.store.count() == 0:
+    if beacon.chunk_count() == 0:
         raise InvalidInput(
-            f"The library at {assistant.library.store.location} is empty, so every answer would be a refusal; "
+            f"The library at {beacon.library_location} is empty, so every answer would be a refusal; "
             "ingest the documents the dataset is about first (`beacon ingest PATH`)."
         )
     out_dir = Path(out_dir)
@@ -180,17 +180,18 @@ def run_eval(assistant: Assistant, dataset_path: Path, out_dir: Path, k: int | N
     except OSError as exc:
         raise InvalidInput(f"Cannot write reports to {out_dir}: {exc}; choose another --out folder.") from exc
 
-    assistant.warm_up(background=False)
-    assistant.refresh_multilingual_index()  # before timing, and so answers do not depend on a background build's progress
-    assistant.library.embedder.embed(["warm-up"])  # first inference allocates buffers; that is start-up, not any question's latency
-    doc_urls = {d.doc_id: d.url for d in assistant.list_documents() if d.url}
-    systems: dict[str, AskFn] = {"beacon": lambda question, k: assistant.ask(question, k=k)}
-    descriptions = {"beacon": f"Beacon as configured: hybrid BM25 + dense retrieval, `{assistant.answering.extractive.name}` answerer with grounding checks."}
+    beacon.warm_up(background=False)
+    beacon.refresh_multilingual_index()  # before timing, and so answers do not depend on a background build's progress
+    library = beacon.reader()
+    library.embed(["warm-up"])  # first inference allocates buffers; that is start-up, not any question's latency
+    doc_urls = {d.doc_id: d.url for d in beacon.list_documents() if d.url}
+    systems: dict[str, AskFn] = {"beacon": lambda question, k: beacon.ask(question, k=k)}
+    descriptions = {"beacon": f"Beacon as configured: hybrid BM25 + dense retrieval, `{beacon.answerer_name}` answerer with grounding checks."}
     if baselines:
         from evals.baselines import BM25Baseline, NaiveDenseBaseline
 
-        bm25 = BM25Baseline(assistant.library.catalogue)
-        dense = NaiveDenseBaseline(assistant.library.store, assistant.library.embedder)
+        bm25 = BM25Baseline(library)
+        dense = NaiveDenseBaseline(library)
         dense.build()  # before timing: the tutorial pipeline indexes once, then answers
         systems.update({bm25.name: bm25.ask, dense.name: dense.ask})
         descriptions.update({bm25.name: bm25.describe(), dense.name: dense.describe()})
@@ -199,7 +200,7 @@ def run_eval(assistant: Assistant, dataset_path: Path, out_dir: Path, k: int | N
     results: dict[str, list[dict[str, Any]]] = {}
     metrics: dict[str, dict[str, float | None]] = {}
     beacon_scores: list[QuestionScores] = []
-    unconditional = {"beacon": lambda question, k: assistant.ask(question, k=k, min_confidence=0.0)}
+    unconditional = {"beacon": lambda question, k: beacon.ask(question, k=k, min_confidence=0.0)}
     for name, ask in systems.items():
         rows, scores = run_system(ask, items, k, doc_urls, unconditional.get(name))
         results[name] = rows
@@ -215,7 +216,7 @@ def run_eval(assistant: Assistant, dataset_path: Path, out_dir: Path, k: int | N
         "n_questions": len(items),
         "n_answerable": sum(item.answerable for item in items),
         "n_unanswerable": sum(not item.answerable for item in items),
-        "answerer": assistant.answering.extractive.name,
+        "answerer": beacon.answerer_name,
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "duration_s": round(time.perf_counter() - started, 2),
         "systems": metrics,

@@ -8,6 +8,7 @@ not change are reused); a failure in one source is reported and never stops the 
 from __future__ import annotations
 
 import hashlib
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -46,6 +47,7 @@ class Prepared:
     vectors: np.ndarray
     missing: list[int]  # rows of `vectors` still to embed
     updated: bool
+    embed_ms: float = 0.0  # this document's share of its group's embedding time
 
 
 def text_sha(text: str) -> str:
@@ -131,12 +133,15 @@ class Ingestor:
         if not group:
             return [], []
         texts = [p.texts[i] for p in group for i in p.missing]
+        started = time.perf_counter()
         try:
             fresh = self.embedder.embed(texts) if texts else None
         except BeaconError as exc:
             return [], [IngestReport(source=p.ref.source, doc_id=p.ref.doc_id, status="failed", error=str(exc)) for p in group]
+        elapsed_ms = (time.perf_counter() - started) * 1000
         row = 0
         for p in group:
+            p.embed_ms = round(elapsed_ms * len(p.missing) / len(texts), 1) if texts else 0.0
             for i in p.missing:
                 p.vectors[i] = fresh[row]
                 row += 1
@@ -217,7 +222,7 @@ class Ingestor:
 
     def _write(self, p: "Prepared", actor: str) -> IngestReport:
         status = self.store.write_document([c.id for c in p.chunks], [c.text for c in p.chunks], p.metadatas, p.vectors, actor)
-        return IngestReport(source=p.ref.source, doc_id=p.ref.doc_id, title=p.metadatas[0]["title"], status=status, chunks=len(p.chunks))
+        return IngestReport(source=p.ref.source, doc_id=p.ref.doc_id, title=p.metadatas[0]["title"], status=status, chunks=len(p.chunks), embed_ms=p.embed_ms)
 
     def _reused_embeddings(self, shas: list[str], existing: dict[str, dict]) -> tuple[np.ndarray, list[int]]:
         """Vectors the store already holds for these chunk texts, and the rows still to embed."""

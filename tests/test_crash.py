@@ -57,7 +57,7 @@ def test_sigkill_mid_ingest_then_rerun_completes_without_duplicates_or_partial_d
     try:
         wait_for(lambda: lock_taken(data_dir), 90, "the ingest process to take the write lock")
         reader = build_assistant(Settings(data_dir=data_dir))
-        wait_for(lambda: reader.store.count() > 0, 90, "the first chunks to be written")
+        wait_for(lambda: reader.chunk_count() > 0, 90, "the first chunks to be written")
         time.sleep(0.5)
         assert process.poll() is None, "ingest finished before it could be killed; make the library larger"
         os.kill(process.pid, signal.SIGKILL)
@@ -67,12 +67,12 @@ def test_sigkill_mid_ingest_then_rerun_completes_without_duplicates_or_partial_d
             process.kill()
 
     beacon = build_assistant(Settings(data_dir=data_dir))
-    partial = beacon.store.count()
+    partial = beacon.chunk_count()
     reports = beacon.ingest([str(library)])
     assert {r.status for r in reports} <= {"added", "updated", "unchanged"}, [r.error for r in reports if r.error]
     assert any(r.status == "unchanged" for r in reports), "documents finished before the kill should be kept"
     assert any(r.status == "added" for r in reports), "documents not reached before the kill should be added now"
-    assert partial < beacon.store.count()
+    assert partial < beacon.chunk_count()
 
     documents = beacon.list_documents()
     assert len(documents) == 48
@@ -81,7 +81,7 @@ def test_sigkill_mid_ingest_then_rerun_completes_without_duplicates_or_partial_d
         assert len(chunks) == chunks[0]["n_chunks"], f"{doc.source} is incomplete"
         assert len({c["text_sha"] for c in chunks}) == len(chunks), f"{doc.source} has duplicate chunks"
         assert {c["sha256"] for c in chunks} == {doc.sha256}
-    assert sum(d.chunks for d in documents) == beacon.store.count()
+    assert sum(d.chunks for d in documents) == beacon.chunk_count()
     assert {r.status for r in beacon.ingest([str(library)])} == {"unchanged"}
 
 

@@ -26,9 +26,8 @@ from assistant.app import build_answerer
 from assistant.answering.followup import FollowUpRewriter, is_follow_up, rewrite_deterministic
 from assistant.answering.generative import GenerativeAnswerer
 from assistant.llm.backends import format_sources, is_backend_error
-from assistant.service import run_steps
+from assistant.answering.base import DraftDelta, Final, ReferralShown
 from assistant.domain.models import Answer, Hit
-from assistant.domain.models import Referral
 from assistant.domain.text import tokenize
 from assistant.answering.verify import UNVERIFIED, CitationVerifier, split_cited_sentences
 
@@ -213,6 +212,13 @@ class ExplodingChatModel(BaseChatModel):
         raise AssertionError("the LLM was called although the refusal gates had already refused")
 
 
+def drafts_and_answer(events) -> tuple[list[str], Answer]:
+    """The draft pieces of a stream and its final answer; the `Final` event must come last, once."""
+    events = list(events)
+    assert isinstance(events[-1], Final) and not any(isinstance(e, Final) for e in events[:-1])
+    return [e.text for e in events if isinstance(e, DraftDelta)], events[-1].answer
+
+
 def scripted_answerer(beacon, reply: str, **verifier_options) -> GenerativeAnswerer:
     model = GenericFakeChatModel(messages=iter([AIMessage(content=reply)]))
     verifier = CitationVerifier(beacon.embedder, beacon.lexical, **verifier_options)
@@ -220,12 +226,11 @@ def scripted_answerer(beacon, reply: str, **verifier_options) -> GenerativeAnswe
 
 
 def test_generative_answer_keeps_supported_sentences_and_streams(extractive):
-    retrieval = extractive.retriever.retrieve("What assistance do victims of trafficking receive?", 3)
+    retrieval = extractive.retrieve("What assistance do victims of trafficking receive?", 3)
     n = next(i for i, h in enumerate(retrieval.hits, 1) if "shelter" in h.text)
     reply = f"Victims receive safe shelter, medical care and psychological counselling [{n}]. Victims also get free flights home [{n}]."
     answerer = scripted_answerer(extractive, reply)
-    stream = answerer.stream(retrieval)
-    deltas, answer = run_steps(stream)
+    deltas, answer = drafts_and_answer(answerer.stream(retrieval))
     assert "".join(deltas) == reply
     assert not answer.refused and answer.answerer == "llamacpp"
     assert answer.answer == "Victims receive safe shelter, medical care and psychological counselling. [1]"
@@ -235,7 +240,7 @@ def test_generative_answer_keeps_supported_sentences_and_streams(extractive):
 
 
 def test_nothing_supported_becomes_the_refusal(extractive):
-    retrieval = extractive.retriever.retrieve("What assistance do victims of trafficking receive?", 3)
+    retrieval = extractive.retrieve("What assistance do victims of trafficking receive?", 3)
     answer = scripted_answerer(extractive, "Victims get a new car and a house in Spain [1].").answer(retrieval)
     assert answer.refused and answer.refusal_reason.startswith("No sentence")
     assert answer.answerer == "llamacpp" and [s.supported for s in answer.sentences] == [False]
@@ -243,13 +248,13 @@ def test_nothing_supported_becomes_the_refusal(extractive):
 
 def test_refusal_gates_run_before_the_llm(extractive):
     answerer = GenerativeAnswerer("llamacpp", extractive.answerer, ExplodingChatModel(), CitationVerifier(extractive.embedder, extractive.lexical))
-    answer = answerer.answer(extractive.retriever.retrieve("How do I bake sourdough bread at home?", 3))
+    answer = answerer.answer(extractive.retrieve("How do I bake sourdough bread at home?", 3))
     assert answer.refused and answer.answerer == "llamacpp"
 
 
 # -- the real local model ------------------------------------------------------------------------
 def test_llamacpp_answers_are_grounded_or_refused(local_llm):
-    assert local_llm.answerer.name == "llamacpp"
+    assert local_llm.answerer_name == "llamacpp"
     answer = local_llm.ask("What assistance do victims of trafficking receive?", k=3)
     assert answer.answerer == "llamacpp"
     assert_grounded(answer)
@@ -258,33 +263,33 @@ def test_llamacpp_answers_are_grounded_or_refused(local_llm):
 
 
 def test_llamacpp_stream_yields_deltas_then_the_verified_answer(local_llm):
-    retrieval = local_llm.retriever.retrieve("What are common indicators of labour exploitation?", 3)
-    stream = local_llm.answerer.stream(retrieval)
-    deltas, answer = run_steps(stream)
+    deltas, answer = drafts_and_answer(local_llm.ask_stream("What are common indicators of labour exploitation?", k=3))
     assert len(deltas) > 1 and "".join(deltas).strip()
     assert_grounded(answer)
 
 
 def test_assistant_ask_stream_gives_the_card_then_deltas_then_the_answer(local_llm):
     """What the chat consumes: the safety card first, then the draft as written, then the checked answer."""
-    steps, answer = run_steps(local_llm.ask_stream("What are common indicators of labour exploitation?", k=3))
-    assert len(steps) > 1 and all(isinstance(s, str) for s in steps)
+    events = list(local_llm.ask_stream("What are common indicators of labour exploitation?", k=3))
+    steps, answer = events[:-1], events[-1].answer
+    assert isinstance(events[-1], Final) and len(steps) > 1 and all(isinstance(s, DraftDelta) for s in steps)
     assert answer.referral is None and answer.timings_ms["total"] > 0
     assert_grounded(answer)
-    steps, answer = run_steps(local_llm.ask_stream("My employer took my passport and won't let me leave. What can I do?", k=3))
-    assert isinstance(steps[0], Referral) and steps[0].emergency == "112"
-    assert all(isinstance(s, str) for s in steps[1:])
-    assert answer.referral == steps[0]
+    events = list(local_llm.ask_stream("My employer took my passport and won't let me leave. What can I do?", k=3))
+    steps, answer = events[:-1], events[-1].answer
+    assert isinstance(steps[0], ReferralShown) and steps[0].referral.emergency == "112"
+    assert all(isinstance(s, DraftDelta) for s in steps[1:])
+    assert answer.referral == steps[0].referral
 
 
 def test_instructions_inside_a_document_do_not_steer_the_answer(local_llm, smollm2_gguf, library_dir):
     question = "How can suspected trafficking be reported?"
-    assert not any("PWNED" in h.text for h in local_llm.retriever.retrieve(question, 3).hits), "flagged at ingest, so kept out of the prompt"
+    assert not any("PWNED" in h.text for h in local_llm.retrieve(question, 3).hits), "flagged at ingest, so kept out of the prompt"
     # The second line of defence, for a document a trainer trusted anyway: the prompt treats it as data.
     reporting = next(d.doc_id for d in local_llm.list_documents() if d.title == "Reporting suspected trafficking")
     local_llm.set_trusted(reporting)
     try:
-        retrieval = local_llm.retriever.retrieve(question, 3)
+        retrieval = local_llm.retrieve(question, 3)
         assert any("PWNED" in h.text for h in retrieval.hits), "the injected document must reach the prompt"
         for beacon in (local_llm, build_assistant(Settings(data_dir=library_dir, answerer="llamacpp", llm_model_path=smollm2_gguf, llm_n_ctx=2048, llm_max_tokens=96))):
             answer = beacon.ask(question, k=3)
@@ -423,6 +428,6 @@ class BuggyChatModel(BaseChatModel):
 
 def test_a_bug_is_not_reported_as_a_backend_failure(extractive):
     answerer = GenerativeAnswerer("llamacpp", extractive.answerer, BuggyChatModel(), CitationVerifier(extractive.embedder, extractive.lexical))
-    retrieval = extractive.retriever.retrieve("What assistance do victims of trafficking receive?", 3)
+    retrieval = extractive.retrieve("What assistance do victims of trafficking receive?", 3)
     with pytest.raises(ValueError, match="mixed up"):
         answerer.answer(retrieval)

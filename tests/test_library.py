@@ -87,7 +87,7 @@ def test_golden_questions_about_the_briefs_retrieve_the_right_brief(shipped):
     assert len(about_briefs) >= 30
     found = []
     for item in about_briefs:
-        retrieval = beacon.retriever.retrieve(item["question"], 5)
+        retrieval = beacon.retrieve(item["question"], 5)
         found.append(any(source_matches(s, h.source, h.url) for s in item["expected_sources"] for h in retrieval.hits))
     assert sum(found) / len(found) >= 0.9, [i["id"] for i, ok in zip(about_briefs, found) if not ok]
 
@@ -114,7 +114,7 @@ def test_a_per_document_cap_leaves_room_for_other_sources(shipped):
 
     beacon, _ = shipped
     question = "What did the 24th Alliance conference focus on?"
-    uncapped = Counter(h.doc_id for h in beacon.retriever.retrieve(question, 5).hits)
+    uncapped = Counter(h.doc_id for h in beacon.retrieve(question, 5).hits)
     assert max(uncapped.values()) > 2, "the premise: one brief fills most slots"
     capped_retriever = HybridRetriever(beacon.store, beacon.lexical, beacon.embedder, max_per_document=2)
     capped = Counter(h.doc_id for h in capped_retriever.retrieve(question, 5).hits)

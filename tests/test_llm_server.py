@@ -13,7 +13,7 @@ import pytest
 from conftest import stop_process
 
 from assistant import ConfigError, Settings, build_assistant
-from assistant.service import run_steps
+from assistant.answering.base import DraftDelta, Final
 from assistant.llm.catalog import CATALOG, packaged_gguf
 from test_generative import LIBRARY, assert_grounded
 
@@ -75,15 +75,16 @@ def remote(library_dir, llm_server):
 
 
 def test_openai_mode_answers_are_grounded_or_refused(remote):
-    assert remote.answerer.name == "openai"
+    assert remote.answerer_name == "openai"
     answer = remote.ask("What assistance do victims of trafficking receive?", k=3)
     assert answer.answerer == "openai"
     assert_grounded(answer)
 
 
 def test_openai_mode_streams_deltas_then_the_verified_answer(remote):
-    stream = remote.answerer.stream(remote.retriever.retrieve("What are common indicators of labour exploitation?", 3))
-    deltas, answer = run_steps(stream)
+    events = list(remote.ask_stream("What are common indicators of labour exploitation?", k=3))
+    assert isinstance(events[-1], Final)
+    deltas, answer = [e.text for e in events if isinstance(e, DraftDelta)], events[-1].answer
     assert len(deltas) > 1 and "".join(deltas).strip()
     assert_grounded(answer)
 

@@ -16,6 +16,7 @@ together that no chosen sentence addresses.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from assistant.library.crosslingual import CrossLingualIndex
@@ -34,8 +35,9 @@ from assistant.answering.grounding import (
     weighted_share,
 )
 from assistant.library.catalogue import LexicalIndex
-from assistant.domain.models import Answer, AnswerSentence, Citation, Hit, Retrieved
-from assistant.answering.retriever import Retrieval, near_duplicate, _shingles
+from assistant.domain.models import Answer, AnswerSentence
+from assistant.answering.base import Final, citation_of, retrieved_of
+from assistant.answering.retriever import Retrieval, near_duplicate, shingles
 from assistant.domain.text import is_list_item, split_sentences, stem, words
 
 REFUSAL = "I can't answer this from the library: it does not contain enough support for this question."
@@ -281,7 +283,7 @@ class ExtractiveAnswerer:
         for u in scored[1:]:
             if len(chosen) >= self.max_sentences or u.score < FOLLOWER_RATIO * best.score:
                 break
-            if any(near_duplicate(_shingles(u.text), _shingles(c.text), 0.7) for c in chosen):
+            if any(near_duplicate(shingles(u.text), shingles(c.text), 0.7) for c in chosen):
                 continue
             new_terms = {s for w in u.words for s, _v in word_match.get(w, ())} - covered
             if not new_terms and u.similarity < best.similarity and u.score < SIBLING_RATIO * best.score:
@@ -343,7 +345,7 @@ class ExtractiveAnswerer:
         numbers: dict[int, int] = {}
         for h, *_ in chosen:
             numbers.setdefault(h, len(numbers) + 1)
-        citations = [self._citation(numbers[h], retrieval.hits[h]) for h in numbers]
+        citations = [citation_of(numbers[h], retrieval.hits[h]) for h in numbers]
         sentences = [
             AnswerSentence(text=sentence, citations=[numbers[h]], supported=True, support_score=score)
             for h, _p, sentence, score in chosen
@@ -354,7 +356,7 @@ class ExtractiveAnswerer:
             answer=text,
             refused=False,
             citations=citations,
-            retrieved=self._retrieved(retrieval.hits),
+            retrieved=retrieved_of(retrieval.hits),
             answerer=self.name,
             sentences=sentences,
         )
@@ -374,18 +376,17 @@ class ExtractiveAnswerer:
             question=retrieval.question,
             answer=text,
             refused=True,
-            retrieved=self._retrieved(retrieval.hits),
+            retrieved=retrieved_of(retrieval.hits),
             answerer=self.name,
             refusal_reason=reason,
         )
 
-    @staticmethod
-    def _citation(n: int, hit: Hit) -> Citation:
-        return Citation(n=n, doc_id=hit.doc_id, title=hit.title, source=hit.source, locator=hit.locator, text=hit.text, score=hit.score, url=hit.url)
+    def warm_up(self) -> None:
+        """Nothing to load beyond the embedding model the Assistant already warms."""
 
-    @staticmethod
-    def _retrieved(hits: list[Hit]) -> list[Retrieved]:
-        return [Retrieved(doc_id=h.doc_id, source=h.source, locator=h.locator, score=h.score, title=h.title) for h in hits]
+    def stream(self, retrieval: Retrieval, min_confidence: float | None = None) -> Iterator[Final]:
+        """The extractive answer has no draft: its stream is the one `Final` event."""
+        yield Final(self.answer(retrieval, min_confidence))
 
 
 

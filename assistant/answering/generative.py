@@ -9,11 +9,12 @@ none is, the answer is the refusal.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from langchain_core.language_models.chat_models import BaseChatModel
 
+from assistant.answering.base import DraftDelta, Final, citation_of, retrieved_of
 from assistant.answering.extractive import ExtractiveAnswerer
 from assistant.domain.errors import BeaconError, ConfigError
 from assistant.llm.backends import NOT_FOUND, answer_chain, format_sources, is_backend_error
@@ -46,6 +47,12 @@ class GenerativeAnswerer:
         self.verifier = verifier
         self.source_chars = source_chars
 
+    def warm_up(self) -> None:
+        """Load a local model now (a server model is the server's business)."""
+        load = getattr(self.model, "load", None)
+        if callable(load):
+            load()
+
     def answer(self, retrieval: Retrieval, min_confidence: float | None = None) -> Answer:
         gated = self._gate(retrieval, min_confidence)
         if gated is not None:
@@ -54,17 +61,15 @@ class GenerativeAnswerer:
         draft = self._call(lambda: self.chain.invoke(inputs))
         return self.finish(retrieval, draft, len(hits))
 
-    def stream(self, retrieval: Retrieval, min_confidence: float | None = None) -> Generator[str, None, Answer]:
-        """Yield the draft as the model writes it; return the verified `Answer`.
-
-        The draft is unverified: show it as provisional and replace it with the returned
-        answer (`answer = yield from answerer.stream(retrieval)`). A refusal decided before
-        generation is yielded whole.
-        """
+    def stream(self, retrieval: Retrieval, min_confidence: float | None = None) -> Iterator[DraftDelta | Final]:
+        """The draft as the model writes it (`DraftDelta`s: unverified, show them as
+        provisional), then the verified answer (`Final`). A refusal decided before generation
+        is its text as one delta, then the `Final` refusal."""
         gated = self._gate(retrieval, min_confidence)
         if gated is not None:
-            yield gated.answer
-            return gated
+            yield DraftDelta(gated.answer)
+            yield Final(gated)
+            return
         inputs, hits = self._inputs(retrieval)
         parts: list[str] = []
         stream = self._call(lambda: self.chain.stream(inputs))
@@ -74,8 +79,8 @@ class GenerativeAnswerer:
                 break
             if delta:
                 parts.append(delta)
-                yield delta
-        return self.finish(retrieval, "".join(parts), len(hits))
+                yield DraftDelta(delta)
+        yield Final(self.finish(retrieval, "".join(parts), len(hits)))
 
     def finish(self, retrieval: Retrieval, draft: str, used: int) -> Answer:
         """Verify a draft written from the first `used` hits and build the Answer."""
@@ -90,8 +95,8 @@ class GenerativeAnswerer:
             question=retrieval.question,
             answer=verification.text,
             refused=False,
-            citations=[ExtractiveAnswerer._citation(n, hits[h]) for n, h in enumerate(verification.cited_hits, 1)],
-            retrieved=ExtractiveAnswerer._retrieved(retrieval.hits),
+            citations=[citation_of(n, hits[h]) for n, h in enumerate(verification.cited_hits, 1)],
+            retrieved=retrieved_of(retrieval.hits),
             answerer=self.name,
             sentences=verification.sentences,
         )

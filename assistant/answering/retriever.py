@@ -50,7 +50,7 @@ def chroma_where(filters: dict[str, Any]) -> dict | None:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-def _shingles(text: str) -> set[tuple[str, ...]]:
+def shingles(text: str) -> set[tuple[str, ...]]:
     ws = words(text)
     return {tuple(ws[i : i + 3]) for i in range(max(len(ws) - 2, 1))}
 
@@ -209,7 +209,7 @@ class HybridRetriever:
             # a treaty) deserves a place next to the brief that summarises it.
             if self.max_per_document and per_document.get(meta["doc_id"], 0) >= self.max_per_document:
                 continue
-            sh = _shingles(text)
+            sh = shingles(text)
             if any(near_duplicate(sh, other) for other in kept_shingles):
                 continue
             kept_shingles.append(sh)

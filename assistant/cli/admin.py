@@ -17,7 +17,7 @@ feedback_app = typer.Typer(help="Export the answers users rated, for QA.", no_ar
 
 def _settings():
     """Settings only (the users and feedback files live in the data dir); no model is loaded."""
-    from assistant.cli.main import get_settings
+    from assistant.cli.common import get_settings
 
     return get_settings()
 
@@ -39,7 +39,7 @@ def users_add(
     replace: bool = typer.Option(False, "--replace", help="Change the role and password of an existing user."),
 ) -> None:
     """Create a user (or with --replace, reset one). Only a salted scrypt hash is stored."""
-    from assistant.cli.main import console, fail
+    from assistant.cli.common import console, fail
     from assistant.domain.errors import BeaconError
 
     try:
@@ -55,7 +55,7 @@ def users_list(as_json: bool = typer.Option(False, "--json", help="Print the lis
     """Show the users and their roles (never their password hashes)."""
     from rich.table import Table
 
-    from assistant.cli.main import console, fail, print_json
+    from assistant.cli.common import console, fail, print_json
     from assistant.domain.errors import BeaconError
 
     try:
@@ -79,7 +79,7 @@ def users_list(as_json: bool = typer.Option(False, "--json", help="Print the lis
 @users_app.command("remove")
 def users_remove(name: str = typer.Argument(..., help="The user to delete.")) -> None:
     """Delete a user; their open sessions lose access at their next action."""
-    from assistant.cli.main import console, fail
+    from assistant.cli.common import console, fail
     from assistant.domain.errors import BeaconError
 
     try:
@@ -98,7 +98,7 @@ def feedback_export(
 
     The file is owner-only (it names users and their questions) and holds only entries within
     BEACON_FEEDBACK_RETENTION_DAYS."""
-    from assistant.cli.main import console, fail
+    from assistant.cli.common import console, fail
     from assistant.domain.errors import BeaconError
     from assistant.records.feedback import feedback_store
 

@@ -7,69 +7,25 @@ Exit codes: 0 success, 1 some documents failed to ingest or an eval gate failed,
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from assistant.domain.errors import BeaconError, ConfigError, InvalidInput, NotFound, StoreError
+from assistant.cli.admin import feedback_app, users_app
+from assistant.cli.common import EXIT_CODES, State, console, err_console, fail, get_assistant, get_settings, print_json  # noqa: F401 - shared by the commands
+from assistant.cli.models import models_app
+from assistant.domain.errors import BeaconError, InvalidInput
 
 app = typer.Typer(help="Beacon: grounded, cited answers on trafficking-prevention guidance.", no_args_is_help=True, add_completion=False)
 docs_app = typer.Typer(help="List, review, trust or remove documents in the library.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
-from assistant.cli.admin import feedback_app, users_app
 app.add_typer(users_app, name="users")
 app.add_typer(feedback_app, name="feedback")
-from assistant.cli.models import models_app
 app.add_typer(models_app, name="models")
-
-console = Console()
-err_console = Console(stderr=True)
-EXIT_CODES = {ConfigError: 2, InvalidInput: 2, StoreError: 3, NotFound: 4}
-
-
-class State:
-    data_dir: Optional[Path] = None
-    assistant = None
-
-
-def get_settings():
-    """Settings from the environment plus the global options; no model is loaded."""
-    from assistant import Settings
-
-    overrides = {"data_dir": State.data_dir} if State.data_dir else {}
-    try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        problems = "; ".join(f"BEACON_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"Invalid settings: {problems}. Fix the environment variable(s) and try again.") from exc
-
-
-def get_assistant():
-    """Build the assistant once per command, from env settings plus the global options."""
-    if State.assistant is None:
-        from assistant import build_assistant
-
-        State.assistant = build_assistant(get_settings())
-    return State.assistant
-
-
-def fail(exc: BeaconError) -> None:
-    code = next((c for t, c in EXIT_CODES.items() if isinstance(exc, t)), 1)
-    err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
-    raise typer.Exit(code)
-
-
-def print_json(data) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-
 
 @app.callback()
 def main_options(

@@ -14,7 +14,7 @@ models_app = typer.Typer(help="Install and list local LLMs for BEACON_ANSWERER=l
 
 def _settings():
     """Settings only: building the assistant would need the model this command registers."""
-    from assistant.cli.main import get_settings
+    from assistant.cli.common import get_settings
 
     return get_settings()
 
@@ -22,7 +22,7 @@ def _settings():
 @models_app.command("install")
 def install(name: str = typer.Argument(..., help=f"Model to register: {', '.join(CATALOG)}.")) -> None:
     """Register a model shipped by an installed package as the default local model."""
-    from assistant.cli.main import console, fail
+    from assistant.cli.common import console, fail
     from assistant.domain.errors import BeaconError, InvalidInput
 
     try:
@@ -47,7 +47,7 @@ def list_models(as_json: bool = typer.Option(False, "--json", help="Print the li
     """Show the models Beacon knows, whether their package is installed and which is the default."""
     from rich.table import Table
 
-    from assistant.cli.main import console, fail, print_json
+    from assistant.cli.common import console, fail, print_json
     from assistant.domain.errors import BeaconError
 
     try:

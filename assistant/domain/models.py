@@ -59,6 +59,7 @@ class IngestReport(BaseModel):
     status: Literal["added", "updated", "unchanged", "failed"]
     chunks: int = 0
     error: str | None = None
+    embed_ms: float = Field(0.0, exclude=True)  # ms spent embedding its new chunks (its share of a batch); for benchmarks, not printed by `--json`
 
 class Hit(BaseModel):
     """A retrieved chunk with its fused score and the metadata needed to cite it."""
