@@ -156,6 +156,10 @@ class Assistant:
         self.store.refresh()  # a change a killed writer left pending is settled first
         return self.store.list_documents()
 
+    def document(self, doc_id: str) -> DocumentSummary | None:
+        """One document's summary by id (None when the library has no such document)."""
+        return next((d for d in self.list_documents() if d.doc_id == doc_id), None)
+
     def remove_document(self, doc_id_or_source: str, actor: str | None = None) -> tuple[str, int]:
         return self.ingestor.remove(doc_id_or_source, actor or _local_actor())
 
