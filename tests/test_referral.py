@@ -99,7 +99,7 @@ def test_cli_prints_the_card_first(small_library):
 
 
 def test_chat_bubble_shows_the_card_above_the_answer(small_library):
-    from ui import format_answer
+    from assistant.web.presenters import format_answer
 
     html = format_answer(small_library.ask("Меня заставляют работать бесплатно"))
     assert html.startswith('<div class="beacon-referral"') and "112" in html

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import gradio as gr
-
 import pytest
 
 import ui
@@ -18,6 +17,9 @@ from assistant.errors import ConfigError, InvalidInput
 from assistant.feedback import FeedbackStore
 from assistant.models import Answer, AnswerSentence, Citation, DocumentSummary, Retrieved
 from assistant.users import UserStore
+from assistant.web import presenters
+from assistant.web.guard import check_bind_address
+from assistant.web.handlers import BeaconUI
 from assistant.workspace import Workspace, checked_url, safe_file_name
 
 XSS = '<img src=x onerror="window.__xss=1"><script>alert(1)</script>'
@@ -44,7 +46,7 @@ def library(tmp_path_factory):
 @pytest.fixture(scope="module")
 def handlers(library):
     beacon, users = library
-    return ui.BeaconUI(beacon, users)
+    return BeaconUI(beacon, users)
 
 
 def request(name: str | None) -> gr.Request:
@@ -70,18 +72,18 @@ def xss_answer() -> Answer:
 # -- formatting ----------------------------------------------------------------------------------
 def test_format_functions_escape_html():
     answer = xss_answer()
-    for rendered in (ui.format_answer(answer, 0), ui.format_sources(answer, 0), ui.escape_text(XSS)):
+    for rendered in (presenters.format_answer(answer, 0), presenters.format_sources(answer, 0), presenters.escape_text(XSS)):
         assert "<img" not in rendered and "<script" not in rendered
         assert "&lt;img" in rendered
-    sources = ui.format_sources(answer, 0)
+    sources = presenters.format_sources(answer, 0)
     assert 'id="src-0-1"' in sources and "<mark>" in sources
     assert 'href="javascript' not in sources, "only http(s) links become anchors"
     assert "/srv/library" not in sources, "local files are shown by name, not by server path"
-    assert '<a class="cite" href="#src-0-1"' in ui.format_answer(answer, 0)
+    assert '<a class="cite" href="#src-0-1"' in presenters.format_answer(answer, 0)
 
 
 def test_markdown_links_in_documents_stay_inert():
-    assert ui.escape_text("[click](javascript:alert(1))") == "\\[click\\](javascript:alert(1))"
+    assert presenters.escape_text("[click](javascript:alert(1))") == "\\[click\\](javascript:alert(1))"
 
 
 def test_refusal_looks_like_a_refusal_and_lists_the_closest_documents():
@@ -89,31 +91,31 @@ def test_refusal_looks_like_a_refusal_and_lists_the_closest_documents():
         question="bread?", answer="I can't answer this from the library.", refused=True, refusal_reason=f"Nothing close {XSS}.",
         retrieved=[Retrieved(doc_id="d1", source="/x/guide.md", locator="", score=0.1, title=f"Guide {XSS}")],
     )
-    bubble, panel = ui.format_answer(refusal, 3), ui.format_sources(refusal, 3)
+    bubble, panel = presenters.format_answer(refusal, 3), presenters.format_sources(refusal, 3)
     assert "beacon-refusal" in bubble and "Not answered" in bubble and "<img" not in bubble
     assert "Closest documents" in panel and "Guide &lt;img" in panel
 
 
 def test_copy_text_has_the_numbered_sources():
-    text = ui.format_copy_text(xss_answer())
+    text = presenters.format_copy_text(xss_answer())
     assert text.endswith(f"[1] Guide {XSS} — Section {XSS} — javascript:alert(1)")
     assert "\n\nSources:\n" in text
 
 
 def test_chunk_preview_and_tables_escape():
     doc = DocumentSummary(doc_id="d1", source="/a/b.md", title=f"T {XSS}", sha256="0", format="markdown", chunks=1)
-    preview = ui.format_chunks(doc, [{"position": 0, "text": XSS, "locator": XSS}])
+    preview = presenters.format_chunks(doc, [{"position": 0, "text": XSS, "locator": XSS}])
     assert "<img" not in preview and "<script" not in preview
-    assert ui.format_documents([doc])[0][5] == "b.md"
+    assert presenters.format_documents([doc])[0][5] == "b.md"
 
 
 def test_eval_metric_table_has_a_column_per_system():
     report = {"systems": {"beacon": {"recall@k": 0.9, "latency_p50_ms": 12.34, "x": None}, "bm25": {"recall@k": 0.5}}, "metric_definitions": {"recall@k": "Share…"}}
-    table = ui.eval_metric_table(report)
+    table = presenters.eval_metric_table(report)
     assert table["headers"] == ["metric", "beacon", "bm25"]
     assert table["data"][0] == ["recall@k", "0.900", "0.500"]
     assert table["data"][1] == ["latency_p50_ms", "12.3", "n/a"]
-    assert "<code>recall@k</code>: Share…" in ui.format_metric_definitions(report)
+    assert "<code>recall@k</code>: Share…" in presenters.format_metric_definitions(report)
 
 
 # -- roles ---------------------------------------------------------------------------------------
@@ -169,7 +171,7 @@ def test_load_shows_tabs_by_role(handlers):
 
 def test_without_accounts_the_local_user_is_admin(library):
     beacon, _ = library
-    local = ui.BeaconUI(beacon, users=None)
+    local = BeaconUI(beacon, users=None)
     assert local.access.identify(None) == ("local", "admin")
     table, _, caption = local.library_view("", None)
     assert "1 of 1 documents" in caption and table["data"][0][-1].startswith("screening-guide-")
@@ -192,7 +194,7 @@ def test_ask_answers_with_sources_and_copy_text(handlers):
 def test_feedback_from_the_chat_is_stored(library, handlers, tmp_path):
     beacon, users = library
     store = FeedbackStore(tmp_path / "feedback.jsonl")
-    h = ui.BeaconUI(beacon, users, feedback=store)
+    h = BeaconUI(beacon, users, feedback=store)
     _, _, turns, _, _, _ = last(h.ask("Who keeps the passports?", [], request("tina")))
     h.on_like(turns, gr.LikeData(None, {"index": 1, "value": "", "liked": True}), request("tina"))
     turn, form, _ = h.on_like(turns, gr.LikeData(None, {"index": 1, "value": "", "liked": False}), request("tina"))
@@ -237,7 +239,7 @@ def test_trainer_uploads_previews_and_deletes(library, handlers, tmp_path):
         time.sleep(0.2)
     assert beacon.retriever.crosslingual.ready()
     doc_id = next(row[-1] for row in table["data"] if row[0] == "Hotline")
-    assert next(row for row in table["data"] if row[0] == "Hotline")[ui.DOC_HEADERS.index("review")] == "1 flagged"
+    assert next(row for row in table["data"] if row[0] == "Hotline")[presenters.DOC_HEADERS.index("review")] == "1 flagged"
     preview, _ = handlers.preview(doc_id, request("tom"))
     assert "0800 555 0199" in preview and "⚑ contact-number: gives the reader a phone number" in preview
     assert "never quoted in answers unless you trust this document" in preview
@@ -245,7 +247,7 @@ def test_trainer_uploads_previews_and_deletes(library, handlers, tmp_path):
     assert "0800 555 0199" not in beacon.ask("What is the Ruritania hotline number?", min_confidence=0).answer
     message, table, _, _, preview = handlers.trust(doc_id, "", request("tom"))
     assert message.startswith("Trusted") and "quoted in answers: you trust this document" in preview
-    assert next(row for row in table["data"] if row[-1] == doc_id)[ui.DOC_HEADERS.index("review")] == "1 flagged · trusted"
+    assert next(row for row in table["data"] if row[-1] == doc_id)[presenters.DOC_HEADERS.index("review")] == "1 flagged · trusted"
     assert "0800 555 0199" in beacon.ask("What is the Ruritania hotline number?").answer
     entry = beacon.audit_log.entries()[-1]
     assert (entry["actor"], entry["action"], entry["doc_id"]) == ("tom", "trusted", doc_id)
@@ -285,6 +287,6 @@ def test_refuses_to_bind_beyond_loopback_without_accounts(tmp_path):
     beacon = build_assistant(Settings(data_dir=tmp_path))  # nothing loads: the check comes first
     with pytest.raises(ConfigError, match="beacon users add"):
         ui.launch(beacon, host="0.0.0.0", port=7999, block=False)
-    ui.check_bind_address("127.0.0.1", None)
-    ui.check_bind_address("::1", None)
-    ui.check_bind_address("0.0.0.0", UserStore(tmp_path / "users.toml"))
+    check_bind_address("127.0.0.1", None)
+    check_bind_address("::1", None)
+    check_bind_address("0.0.0.0", UserStore(tmp_path / "users.toml"))
