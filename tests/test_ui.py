@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import tomllib
 from pathlib import Path
 
 import gradio as gr
@@ -16,8 +17,9 @@ from assistant import Settings, build_assistant
 from assistant.errors import ConfigError, InvalidInput
 from assistant.feedback import FeedbackStore
 from assistant.models import Answer, AnswerSentence, Citation, DocumentSummary, Retrieved
-from assistant.users import UserStore
-from assistant.web import presenters
+from assistant.users import CAPABILITIES, UserStore
+from assistant.web import asset, presenters
+from assistant.web.access import denial, required_roles
 from assistant.web.guard import check_bind_address
 from assistant.web.handlers import BeaconUI
 from assistant.workspace import Workspace, checked_url, safe_file_name
@@ -167,6 +169,47 @@ def test_load_shows_tabs_by_role(handlers):
     assert visible("tom") == (True, True, False)
     assert visible("quinn") == (True, False, True)
     assert visible("ada") == (True, True, True)
+
+
+def test_a_refused_handler_says_who_may_use_it(handlers):
+    """The same toast as when the roles were spelled out by hand in ui.py."""
+    cases = [
+        (lambda r: handlers.library_view("", r), "tina", "Not allowed: the library needs the role trainer or admin; you are signed in as tina (trainee)."),
+        (lambda r: handlers.delete("d1", "", r), None, "Not allowed: the library needs the role trainer or admin; sign in first."),
+        (lambda r: handlers.run_evals(None, None, False, r), "tom", "Not allowed: evaluations needs the role qa or admin; you are signed in as tom (trainer)."),
+        (lambda r: last(handlers.ask("Who keeps the passports?", [], r)), "mallory", "Not allowed: the chat needs the role any signed-in user; you are signed in as mallory (no role)."),
+        (lambda r: handlers.submit_feedback(0, "not helpful", "", [], r), None, "Not allowed: feedback needs the role any signed-in user; sign in first."),
+    ]
+    for call, name, message in cases:
+        with pytest.raises(gr.Error) as refused:
+            call(request(name))
+        assert (refused.value.message, refused.value.title) == (message, "Access denied")
+
+
+def test_who_may_do_what_is_read_from_the_one_capability_table(handlers, monkeypatch):
+    assert [required_roles(c) for c in ("chat", "feedback", "library", "evals", "upload")] == [
+        "any signed-in user", "any signed-in user", "trainer or admin", "qa or admin", "trainer, qa or admin",
+    ]
+    assert required_roles("reports", {**CAPABILITIES, "reports": frozenset({"qa"})}) == "qa"
+    assert "needs the role admin;" in denial("reports", "tom", "trainer", {**CAPABILITIES, "reports": frozenset({"admin"})})
+    # A change of policy in assistant.users changes both what is enforced and what is said.
+    monkeypatch.setitem(CAPABILITIES, "library", frozenset({"trainer", "qa", "admin"}))
+    handlers.library_view("", request("quinn"))
+    with pytest.raises(gr.Error, match="the library needs the role trainer, qa or admin; you are signed in as tina"):
+        handlers.library_view("", request("tina"))
+
+
+def test_every_handler_but_the_page_load_is_guarded_by_a_role():
+    events = [name for name in vars(BeaconUI) if not name.startswith("_") and callable(getattr(BeaconUI, name))]
+    unguarded = [name for name in events if not hasattr(getattr(BeaconUI, name), "capability")]
+    assert unguarded == ["on_load"] and len(events) > 15
+
+
+def test_ui_module_only_lays_out_and_wires():
+    assert len(Path(ui.__file__).read_text(encoding="utf-8").splitlines()) <= 350
+    assert ".beacon-refusal" in asset("beacon.css") and "#source-request" in asset("beacon.js") and "clipboard" in asset("copy.js")
+    setuptools = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    assert "assistant.web" in setuptools["packages"] and setuptools["package-data"]["assistant.web"] == ["static/*"], "an installed wheel needs the CSS and JS"
 
 
 def test_without_accounts_the_local_user_is_admin(library):
