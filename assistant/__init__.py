@@ -22,7 +22,6 @@ from assistant.domain.models import Answer, Citation, IngestReport
 from assistant.domain.settings import Settings
 
 
-
 def build_assistant(settings: Settings | None = None):
     """Build the Assistant from settings (see `assistant.app`); nothing loads until used."""
     from assistant.app import build_assistant as build

@@ -11,24 +11,23 @@ import getpass
 import os
 import threading
 import time
-from functools import cached_property
 from collections.abc import Callable, Iterator
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from assistant.answering.base import Event, Final, ReferralShown, final_answer
 from assistant.answering.extractive import ExtractiveAnswerer
-from assistant.library.embedder import Embedder
+from assistant.answering.referral import ReferralTable, referral_for
+from assistant.answering.retriever import HybridRetriever, Retrieval
 from assistant.domain.errors import InvalidInput, NotFound
-from assistant.records.journal import AuditLog, ChatLog
-from assistant.library.catalogue import LexicalIndex
 from assistant.domain.models import Answer, DocumentSummary, IngestReport
 from assistant.domain.poison import FLAGS_FIELD, flag_reasons
-from assistant.answering.base import Event, Final, ReferralShown, final_answer
-from assistant.answering.referral import ReferralTable, referral_for
-from assistant.answering.retriever import Retrieval
-from assistant.library.reader import BulkLoader, LibraryReader
-from assistant.answering.retriever import HybridRetriever
 from assistant.domain.settings import Settings
+from assistant.library.catalogue import LexicalIndex
+from assistant.library.embedder import Embedder
+from assistant.library.reader import BulkLoader, LibraryReader
 from assistant.library.store import ChunkStore
+from assistant.records.journal import AuditLog, ChatLog
 from ingest.pipeline import Ingestor, ProgressCallback
 
 if TYPE_CHECKING:
@@ -50,7 +49,7 @@ class Assistant:
         retriever: HybridRetriever,
         answerer: ExtractiveAnswerer | GenerativeAnswerer,
         ingestor: Ingestor,
-        rewriter: FollowUpRewriter | None = None,
+        rewriter: FollowUpRewriter,
     ):
         self.settings = settings
         self.store = store
@@ -59,10 +58,6 @@ class Assistant:
         self.retriever = retriever
         self.answerer = answerer
         self.ingestor = ingestor
-        if rewriter is None:
-            from assistant.answering.followup import FollowUpRewriter
-
-            rewriter = FollowUpRewriter()
         self.rewriter = rewriter
 
     def ask(
@@ -202,6 +197,10 @@ class Assistant:
     def list_documents(self) -> list[DocumentSummary]:
         self.store.refresh()  # a change a killed writer left pending is settled first
         return self.store.list_documents()
+
+    def document(self, doc_id: str) -> DocumentSummary | None:
+        """One document's summary by id (None when the library has no such document)."""
+        return next((d for d in self.list_documents() if d.doc_id == doc_id), None)
 
     def remove_document(self, doc_id_or_source: str, actor: str | None = None) -> tuple[str, int]:
         return self.ingestor.remove(doc_id_or_source, actor or _local_actor())

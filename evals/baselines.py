@@ -20,8 +20,8 @@ from collections import defaultdict
 import numpy as np
 
 from assistant.domain.models import Answer, AnswerSentence, Citation, Retrieved
-from assistant.library.reader import LibraryReader
 from assistant.domain.text import split_sentences
+from assistant.library.reader import LibraryReader
 
 NOTHING_RETRIEVED = "Nothing was retrieved for this question."
 MIN_OVERLAP_CHARS = 20  # a shorter repeated prefix is more likely chance than chunk overlap

@@ -17,13 +17,13 @@ from typing import Callable
 
 import numpy as np
 
-from assistant.library.embedder import Embedder
 from assistant.domain.errors import BeaconError, IngestError, NotFound, StoreError
 from assistant.domain.models import Chunk, DocumentSummary, IngestReport
 from assistant.domain.poison import FLAGS_FIELD, passage_flags
 from assistant.domain.settings import Settings
-from assistant.library.store import ChunkStore
 from assistant.domain.text import index_text
+from assistant.library.embedder import Embedder
+from assistant.library.store import ChunkStore
 from assistant.records.uploads import settle_abandoned_uploads, uploads_dir
 from ingest.chunking import chunk_document, chunking_signature
 from ingest.loaders import load_bytes

@@ -20,7 +20,6 @@ import pytest
 
 from assistant import Settings, build_assistant
 
-
 ARTICLE_MARKDOWN = """\
 ---
 title: Guidance on Victim Identification

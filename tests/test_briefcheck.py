@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant.library.briefcheck import check_briefs, library_from_paths
 from assistant.cli.main import app
 from assistant.domain.errors import InvalidInput
+from assistant.library.briefcheck import check_briefs, library_from_paths
 
 REPO = Path(__file__).resolve().parents[1]
 KNOWLEDGE = REPO / "knowledge"

@@ -20,16 +20,16 @@ from langchain_core.messages import AIMessage
 from typer.testing import CliRunner
 
 from assistant import ConfigError, Settings, build_assistant
-from assistant.cli.main import app
-from assistant.llm.catalog import CATALOG, packaged_gguf
-from assistant.app import build_answerer
+from assistant.answering.base import DraftDelta, Final, ReferralShown
 from assistant.answering.followup import FollowUpRewriter, is_follow_up, rewrite_deterministic
 from assistant.answering.generative import GenerativeAnswerer
-from assistant.llm.backends import format_sources, is_backend_error
-from assistant.answering.base import DraftDelta, Final, ReferralShown
+from assistant.answering.verify import UNVERIFIED, CitationVerifier, split_cited_sentences
+from assistant.app import build_answerer
+from assistant.cli.main import app
 from assistant.domain.models import Answer, Hit
 from assistant.domain.text import tokenize
-from assistant.answering.verify import UNVERIFIED, CitationVerifier, split_cited_sentences
+from assistant.llm.backends import format_sources, is_backend_error
+from assistant.llm.catalog import CATALOG, packaged_gguf
 
 LIBRARY = {
     "victim-assistance.md": """# Assistance to victims of trafficking

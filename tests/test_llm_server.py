@@ -11,11 +11,11 @@ import time
 import httpx
 import pytest
 from conftest import stop_process
+from test_generative import LIBRARY, assert_grounded
 
 from assistant import ConfigError, Settings, build_assistant
 from assistant.answering.base import DraftDelta, Final
 from assistant.llm.catalog import CATALOG, packaged_gguf
-from test_generative import LIBRARY, assert_grounded
 
 
 def free_port() -> int:

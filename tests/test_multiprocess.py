@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import httpx
+from conftest import stop_process
 
 from assistant import Settings, build_assistant
-from conftest import stop_process
 
 BEACON = str(Path(sys.executable).with_name("beacon"))
 DOCS = {

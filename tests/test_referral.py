@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -104,7 +105,7 @@ def test_cli_prints_the_card_first(small_library):
 
 
 def test_chat_bubble_shows_the_card_above_the_answer(small_library):
-    from ui import format_answer
+    from assistant.web.presenters import format_answer
 
     html = format_answer(small_library.ask("Меня заставляют работать бесплатно"))
     assert html.startswith('<div class="beacon-referral"') and "112" in html
@@ -124,7 +125,12 @@ def test_a_broken_referral_table_is_a_clear_error(tmp_path):
 def test_the_installed_package_carries_the_referral_table(tmp_path):
     """Safety content ships with the package: an installed wheel, run away from the repository,
     still gives national hotlines, not only the 112 default."""
-    repo = Path(__file__).resolve().parents[1]
+    repo = tmp_path / "checkout"  # a copy, so the build leaves nothing in the working tree
+    source = Path(__file__).resolve().parents[1]
+    for name in ("assistant", "ingest", "evals"):
+        shutil.copytree(source / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("ui.py", "pyproject.toml", "README.md"):
+        shutil.copy2(source / name, repo / name)
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(repo)],
                    check=True, capture_output=True)

@@ -4,21 +4,26 @@ server refuses to bind beyond loopback without accounts. Handlers run against a 
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import time
+import tomllib
 from pathlib import Path
 
 import gradio as gr
-
 import pytest
 
 import ui
 from assistant import Settings, build_assistant
 from assistant.domain.errors import ConfigError, InvalidInput
-from assistant.records.feedback import FeedbackStore
 from assistant.domain.models import Answer, AnswerSentence, Citation, DocumentSummary, Retrieved
-from assistant.records.users import UserStore
+from assistant.records.feedback import FeedbackStore
 from assistant.records.uploads import Workspace, checked_url, safe_file_name
+from assistant.records.users import CAPABILITIES, UserStore
+from assistant.web import asset, presenters
+from assistant.web.access import denial, required_roles
+from assistant.web.guard import check_bind_address
+from assistant.web.handlers import BeaconUI
 
 XSS = '<img src=x onerror="window.__xss=1"><script>alert(1)</script>'
 GUIDE = f"""# Recruitment screening guide
@@ -44,7 +49,7 @@ def library(tmp_path_factory):
 @pytest.fixture(scope="module")
 def handlers(library):
     beacon, users = library
-    return ui.BeaconUI(beacon, users)
+    return BeaconUI(beacon, users)
 
 
 def request(name: str | None) -> gr.Request:
@@ -70,18 +75,18 @@ def xss_answer() -> Answer:
 # -- formatting ----------------------------------------------------------------------------------
 def test_format_functions_escape_html():
     answer = xss_answer()
-    for rendered in (ui.format_answer(answer, 0), ui.format_sources(answer, 0), ui.escape_text(XSS)):
+    for rendered in (presenters.format_answer(answer, 0), presenters.format_sources(answer, 0), presenters.escape_text(XSS)):
         assert "<img" not in rendered and "<script" not in rendered
         assert "&lt;img" in rendered
-    sources = ui.format_sources(answer, 0)
+    sources = presenters.format_sources(answer, 0)
     assert 'id="src-0-1"' in sources and "<mark>" in sources
     assert 'href="javascript' not in sources, "only http(s) links become anchors"
     assert "/srv/library" not in sources, "local files are shown by name, not by server path"
-    assert '<a class="cite" href="#src-0-1"' in ui.format_answer(answer, 0)
+    assert '<a class="cite" href="#src-0-1"' in presenters.format_answer(answer, 0)
 
 
 def test_markdown_links_in_documents_stay_inert():
-    assert ui.escape_text("[click](javascript:alert(1))") == "\\[click\\](javascript:alert(1))"
+    assert presenters.escape_text("[click](javascript:alert(1))") == "\\[click\\](javascript:alert(1))"
 
 
 def test_refusal_looks_like_a_refusal_and_lists_the_closest_documents():
@@ -89,31 +94,31 @@ def test_refusal_looks_like_a_refusal_and_lists_the_closest_documents():
         question="bread?", answer="I can't answer this from the library.", refused=True, refusal_reason=f"Nothing close {XSS}.",
         retrieved=[Retrieved(doc_id="d1", source="/x/guide.md", locator="", score=0.1, title=f"Guide {XSS}")],
     )
-    bubble, panel = ui.format_answer(refusal, 3), ui.format_sources(refusal, 3)
+    bubble, panel = presenters.format_answer(refusal, 3), presenters.format_sources(refusal, 3)
     assert "beacon-refusal" in bubble and "Not answered" in bubble and "<img" not in bubble
     assert "Closest documents" in panel and "Guide &lt;img" in panel
 
 
 def test_copy_text_has_the_numbered_sources():
-    text = ui.format_copy_text(xss_answer())
+    text = presenters.format_copy_text(xss_answer())
     assert text.endswith(f"[1] Guide {XSS} — Section {XSS} — javascript:alert(1)")
     assert "\n\nSources:\n" in text
 
 
 def test_chunk_preview_and_tables_escape():
     doc = DocumentSummary(doc_id="d1", source="/a/b.md", title=f"T {XSS}", sha256="0", format="markdown", chunks=1)
-    preview = ui.format_chunks(doc, [{"position": 0, "text": XSS, "locator": XSS}])
+    preview = presenters.format_chunks(doc, [{"position": 0, "text": XSS, "locator": XSS}])
     assert "<img" not in preview and "<script" not in preview
-    assert ui.format_documents([doc])[0][5] == "b.md"
+    assert presenters.format_documents([doc])[0][5] == "b.md"
 
 
 def test_eval_metric_table_has_a_column_per_system():
     report = {"systems": {"beacon": {"recall@k": 0.9, "latency_p50_ms": 12.34, "x": None}, "bm25": {"recall@k": 0.5}}, "metric_definitions": {"recall@k": "Share…"}}
-    table = ui.eval_metric_table(report)
+    table = presenters.eval_metric_table(report)
     assert table["headers"] == ["metric", "beacon", "bm25"]
     assert table["data"][0] == ["recall@k", "0.900", "0.500"]
     assert table["data"][1] == ["latency_p50_ms", "12.3", "n/a"]
-    assert "<code>recall@k</code>: Share…" in ui.format_metric_definitions(report)
+    assert "<code>recall@k</code>: Share…" in presenters.format_metric_definitions(report)
 
 
 # -- roles ---------------------------------------------------------------------------------------
@@ -167,9 +172,52 @@ def test_load_shows_tabs_by_role(handlers):
     assert visible("ada") == (True, True, True)
 
 
+def test_a_refused_handler_says_who_may_use_it(handlers):
+    """The same toast as when the roles were spelled out by hand in ui.py."""
+    cases = [
+        (lambda r: handlers.library_view("", r), "tina", "Not allowed: the library needs the role trainer or admin; you are signed in as tina (trainee)."),
+        (lambda r: handlers.delete("d1", "", r), None, "Not allowed: the library needs the role trainer or admin; sign in first."),
+        (lambda r: handlers.run_evals(None, None, False, r), "tom", "Not allowed: evaluations needs the role qa or admin; you are signed in as tom (trainer)."),
+        (lambda r: last(handlers.ask("Who keeps the passports?", [], r)), "mallory", "Not allowed: the chat needs the role any signed-in user; you are signed in as mallory (no role)."),
+        (lambda r: handlers.submit_feedback(0, "not helpful", "", [], r), None, "Not allowed: feedback needs the role any signed-in user; sign in first."),
+    ]
+    for call, name, message in cases:
+        with pytest.raises(gr.Error) as refused:
+            call(request(name))
+        assert (refused.value.message, refused.value.title) == (message, "Access denied")
+
+
+def test_who_may_do_what_is_read_from_the_one_capability_table(handlers, monkeypatch):
+    assert [required_roles(c) for c in ("chat", "feedback", "library", "evals", "upload")] == [
+        "any signed-in user", "any signed-in user", "trainer or admin", "qa or admin", "trainer, qa or admin",
+    ]
+    assert required_roles("reports", {**CAPABILITIES, "reports": frozenset({"qa"})}) == "qa"
+    assert "needs the role admin;" in denial("reports", "tom", "trainer", {**CAPABILITIES, "reports": frozenset({"admin"})})
+    # A change of policy in assistant.records.users changes both what is enforced and what is said.
+    monkeypatch.setitem(CAPABILITIES, "library", frozenset({"trainer", "qa", "admin"}))
+    handlers.library_view("", request("quinn"))
+    with pytest.raises(gr.Error, match="the library needs the role trainer, qa or admin; you are signed in as tina"):
+        handlers.library_view("", request("tina"))
+
+
+def test_every_handler_but_the_page_load_is_guarded_by_a_role():
+    events = [name for name in vars(BeaconUI) if not name.startswith("_") and callable(getattr(BeaconUI, name))]
+    unguarded = [name for name in events if not hasattr(getattr(BeaconUI, name), "capability")]
+    assert unguarded == ["on_load"] and len(events) > 15
+
+
+def test_ui_module_only_lays_out_and_wires():
+    assert len(Path(ui.__file__).read_text(encoding="utf-8").splitlines()) <= 350
+    assert ".beacon-refusal" in asset("beacon.css") and "#source-request" in asset("beacon.js") and "clipboard" in asset("copy.js")
+    setuptools = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    found = setuptools["packages"]["find"]["include"]
+    assert any(fnmatch.fnmatch("assistant.web", pattern) for pattern in found), "assistant.web must be packaged"
+    assert setuptools["package-data"]["assistant.web"] == ["static/*"], "an installed wheel needs the CSS and JS"
+
+
 def test_without_accounts_the_local_user_is_admin(library):
     beacon, _ = library
-    local = ui.BeaconUI(beacon, users=None)
+    local = BeaconUI(beacon, users=None)
     assert local.access.identify(None) == ("local", "admin")
     table, _, caption = local.library_view("", None)
     assert "1 of 1 documents" in caption and table["data"][0][-1].startswith("screening-guide-")
@@ -192,7 +240,7 @@ def test_ask_answers_with_sources_and_copy_text(handlers):
 def test_feedback_from_the_chat_is_stored(library, handlers, tmp_path):
     beacon, users = library
     store = FeedbackStore(tmp_path / "feedback.jsonl")
-    h = ui.BeaconUI(beacon, users, feedback=store)
+    h = BeaconUI(beacon, users, feedback=store)
     _, _, turns, _, _, _ = last(h.ask("Who keeps the passports?", [], request("tina")))
     h.on_like(turns, gr.LikeData(None, {"index": 1, "value": "", "liked": True}), request("tina"))
     turn, form, _ = h.on_like(turns, gr.LikeData(None, {"index": 1, "value": "", "liked": False}), request("tina"))
@@ -233,11 +281,11 @@ def test_trainer_uploads_previews_and_deletes(library, handlers, tmp_path):
     assert saved.is_file()
     # The multilingual index follows an upload in the background, not at the next non-English question.
     deadline = time.monotonic() + 60
-    while not beacon.multilingual_ready() and time.monotonic() < deadline:
+    while not beacon.retriever.crosslingual.ready() and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert beacon.multilingual_ready()
+    assert beacon.retriever.crosslingual.ready()
     doc_id = next(row[-1] for row in table["data"] if row[0] == "Hotline")
-    assert next(row for row in table["data"] if row[0] == "Hotline")[ui.DOC_HEADERS.index("review")] == "1 flagged"
+    assert next(row for row in table["data"] if row[0] == "Hotline")[presenters.DOC_HEADERS.index("review")] == "1 flagged"
     preview, _ = handlers.preview(doc_id, request("tom"))
     assert "0800 555 0199" in preview and "⚑ contact-number: gives the reader a phone number" in preview
     assert "never quoted in answers unless you trust this document" in preview
@@ -245,7 +293,7 @@ def test_trainer_uploads_previews_and_deletes(library, handlers, tmp_path):
     assert "0800 555 0199" not in beacon.ask("What is the Ruritania hotline number?", min_confidence=0).answer
     message, table, _, _, preview = handlers.trust(doc_id, "", request("tom"))
     assert message.startswith("Trusted") and "quoted in answers: you trust this document" in preview
-    assert next(row for row in table["data"] if row[-1] == doc_id)[ui.DOC_HEADERS.index("review")] == "1 flagged · trusted"
+    assert next(row for row in table["data"] if row[-1] == doc_id)[presenters.DOC_HEADERS.index("review")] == "1 flagged · trusted"
     assert "0800 555 0199" in beacon.ask("What is the Ruritania hotline number?").answer
     entry = beacon.audit_log.entries()[-1]
     assert (entry["actor"], entry["action"], entry["doc_id"]) == ("tom", "trusted", doc_id)
@@ -285,6 +333,6 @@ def test_refuses_to_bind_beyond_loopback_without_accounts(tmp_path):
     beacon = build_assistant(Settings(data_dir=tmp_path))  # nothing loads: the check comes first
     with pytest.raises(ConfigError, match="beacon users add"):
         ui.launch(beacon, host="0.0.0.0", port=7999, block=False)
-    ui.check_bind_address("127.0.0.1", None)
-    ui.check_bind_address("::1", None)
-    ui.check_bind_address("0.0.0.0", UserStore(tmp_path / "users.toml"))
+    check_bind_address("127.0.0.1", None)
+    check_bind_address("::1", None)
+    check_bind_address("0.0.0.0", UserStore(tmp_path / "users.toml"))

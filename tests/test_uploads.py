@@ -13,11 +13,11 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-import ui
 from assistant import Settings, build_assistant
 from assistant.domain.errors import UnsupportedFormat
-from assistant.records.users import UserStore
 from assistant.records.uploads import Workspace, safe_file_name
+from assistant.records.users import UserStore
+from assistant.web.handlers import BeaconUI
 
 REPORT = "# Отчёт о выявлении жертв\n\nLabour inspectors identified 42 presumed victims of forced labour in agriculture.\n"
 BRIEFING = "# Доклад о профилактике\n\nPrevention campaigns reached 3,000 students in vocational schools.\n"
@@ -29,7 +29,7 @@ def trainer_ui(tmp_path):
     beacon = build_assistant(Settings(data_dir=data))
     users = UserStore(data / "users.toml")
     users.add("tom", "tom-password", "trainer")
-    return ui.BeaconUI(beacon, users), beacon
+    return BeaconUI(beacon, users), beacon
 
 
 def browser_upload(tmp_path: Path, name: str, text: str) -> str:

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from assistant import Settings
 from assistant.domain.errors import ConfigError, InvalidInput, NotFound
-from assistant.records.feedback import REASONS, FeedbackStore, feedback_file
 from assistant.domain.models import Answer, AnswerSentence, Citation, Retrieved
+from assistant.records.feedback import REASONS, FeedbackStore, feedback_file
 from assistant.records.users import ROLES, UserStore, can, users_file
 
 

@@ -19,8 +19,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from assistant.library.crosslingual import CrossLingualIndex
-from assistant.library.embedder import Embedder
+from assistant.answering.base import Final, citation_of, retrieved_of
 from assistant.answering.grounding import (
     Decision,
     RefusalModel,
@@ -34,11 +33,12 @@ from assistant.answering.grounding import (
     states_type,
     weighted_share,
 )
-from assistant.library.catalogue import LexicalIndex
-from assistant.domain.models import Answer, AnswerSentence
-from assistant.answering.base import Final, citation_of, retrieved_of
 from assistant.answering.retriever import Retrieval, near_duplicate, shingles
+from assistant.domain.models import Answer, AnswerSentence
 from assistant.domain.text import is_list_item, split_sentences, stem, words
+from assistant.library.catalogue import LexicalIndex
+from assistant.library.crosslingual import CrossLingualIndex
+from assistant.library.embedder import Embedder
 
 REFUSAL = "I can't answer this from the library: it does not contain enough support for this question."
 EMPTY_LIBRARY = "The library is empty: add documents with `beacon ingest PATH` (or `make run`, which loads the default library)."

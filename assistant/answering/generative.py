@@ -16,12 +16,12 @@ from langchain_core.language_models.chat_models import BaseChatModel
 
 from assistant.answering.base import DraftDelta, Final, citation_of, retrieved_of
 from assistant.answering.extractive import ExtractiveAnswerer
-from assistant.domain.errors import BeaconError, ConfigError
-from assistant.llm.backends import NOT_FOUND, answer_chain, format_sources, is_backend_error
-from assistant.domain.models import Answer
 from assistant.answering.retriever import Retrieval
-from assistant.domain.text import normalize
 from assistant.answering.verify import CitationVerifier
+from assistant.domain.errors import BeaconError, ConfigError
+from assistant.domain.models import Answer
+from assistant.domain.text import normalize
+from assistant.llm.backends import NOT_FOUND, answer_chain, format_sources, is_backend_error
 
 T = TypeVar("T")
 

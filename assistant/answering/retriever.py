@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from assistant.answering.naming import DocumentName, document_names, named_documents
+from assistant.domain.models import Hit
+from assistant.domain.text import guess_language, tokenize, words
+from assistant.library.catalogue import LexicalIndex, Snapshot
 from assistant.library.crosslingual import CrossLingualIndex
 from assistant.library.embedder import Embedder
-from assistant.library.catalogue import LexicalIndex, Snapshot
-from assistant.domain.models import Hit
-from assistant.answering.naming import DocumentName, document_names, named_documents
 from assistant.library.store import ChunkStore
-from assistant.domain.text import guess_language, tokenize, words
 
 FILTER_KEYS = ("source", "doc_type", "year", "doc_id")
 OVERFETCH_MIN_SHARE = 0.1  # filters keeping at least this share of chunks post-filter an unfiltered query

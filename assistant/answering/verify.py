@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from langchain_core.runnables import Runnable
 
-from assistant.library.embedder import Embedder
 from assistant.domain.errors import BeaconError, ConfigError
-from assistant.library.catalogue import LexicalIndex
-from assistant.llm.backends import defuse, is_backend_error
 from assistant.domain.models import AnswerSentence, Hit
 from assistant.domain.text import mentions, normalize, question_specifics, split_sentences, tokenize
+from assistant.library.catalogue import LexicalIndex
+from assistant.library.embedder import Embedder
+from assistant.llm.backends import defuse, is_backend_error
 
 MARKER_RE = re.compile(r"\[\s*(?:sources?\s*)?(\d{1,2}(?:\s*[,;]\s*(?:sources?\s*)?\d{1,2})*)\s*\]", re.IGNORECASE)
 MARKERS_AFTER_STOP_RE = re.compile(r"([.!?]+)((?:\s*" + MARKER_RE.pattern + r")+)", re.IGNORECASE)

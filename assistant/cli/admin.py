@@ -23,9 +23,9 @@ def _settings():
 
 
 def _user_store():
-    from assistant.records.users import UserStore, users_file
+    from assistant.app import build_users
 
-    return UserStore(users_file(_settings()))
+    return build_users(_settings())
 
 
 @users_app.command("add")
@@ -98,12 +98,12 @@ def feedback_export(
 
     The file is owner-only (it names users and their questions) and holds only entries within
     BEACON_FEEDBACK_RETENTION_DAYS."""
+    from assistant.app import build_feedback
     from assistant.cli.common import console, fail
     from assistant.domain.errors import BeaconError
-    from assistant.records.feedback import feedback_store
 
     try:
-        store = feedback_store(_settings())
+        store = build_feedback(_settings())
         entries = store.entries()
         count = store.export_eval_cases(out)
     except BeaconError as exc:

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+
 class Referral(BaseModel):
     """The card shown before the answer."""
 

@@ -469,7 +469,7 @@ def check_timing(sentence: Sentence, ref: tuple[str, str, str, str], unit: list[
 def check_scope(sentence: Sentence, ref: tuple[str, str, str, str], points: dict[str, str], instrument: Instrument) -> list[Finding]:
     if len(points) < 2 or ref[2] or ref[3]:
         return []
-    others = {letter: set().union(*(content_stems(t) for l, t in points.items() if l != letter)) for letter in points}
+    others = {letter: set().union(*(content_stems(t) for other, t in points.items() if other != letter)) for letter in points}
     distinctive = {letter: content_stems(text) - others[letter] - {"child", "worst", "forms", "labou"} for letter, text in points.items()}
     claimed = content_stems(clause_of(sentence.text, ref))
     hit = sorted(letter for letter, stems in distinctive.items() if stems & claimed)

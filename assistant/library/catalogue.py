@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.library.store import ChunkStore
 from assistant.domain.text import index_text, tokenize
+from assistant.library.store import ChunkStore
 
 INDEX_VERSION = 4  # 3: tokens without the added closed-class stopwords; 4: poison flags and trust kept
 # Metadata the retriever needs per chunk (hits, citations, filters, index text); the rest

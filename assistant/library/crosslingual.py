@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.library.embedder import VectorCache
 from assistant.domain.errors import ConfigError
-from assistant.library.catalogue import LexicalIndex, Snapshot
 from assistant.domain.text import index_text
+from assistant.library.catalogue import LexicalIndex, Snapshot
+from assistant.library.embedder import VectorCache
 
 INDEX_VERSION = 1
 BATCH = 64

@@ -12,10 +12,9 @@ torch; `query_runtime="torch"` uses sentence-transformers for them too.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import os
 import threading
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Literal

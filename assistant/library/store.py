@@ -36,10 +36,10 @@ from typing import Any, Iterator
 import numpy as np
 
 from assistant.domain.errors import StoreError, StoreLocked, StoreMismatch
-from assistant.records.journal import AuditLog, PendingChanges, process_alive
 from assistant.domain.models import DocumentSummary
-from assistant.domain.settings import Settings
 from assistant.domain.poison import FLAGS_FIELD
+from assistant.domain.settings import Settings
+from assistant.records.journal import AuditLog, PendingChanges, process_alive
 
 PAGE = 5000  # rows per `get` page when scanning the whole collection
 

@@ -27,11 +27,11 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable
 from pydantic import ConfigDict, PrivateAttr
 
-from assistant.llm.catalog import registered_models
 from assistant.domain.errors import ConfigError
 from assistant.domain.models import Hit
 from assistant.domain.settings import Settings
 from assistant.domain.text import split_sentences
+from assistant.llm.catalog import registered_models
 
 EXTRAS = {"llamacpp": ("local-llm", "llama_cpp"), "openai": ("openai", "langchain_openai")}
 STOP = ["</source>", "<source", "<|im_end|>"]

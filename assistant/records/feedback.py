@@ -20,8 +20,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from assistant.domain.errors import ConfigError, InvalidInput
-from assistant.records.journal import Journal, now_iso, write_records
 from assistant.domain.models import Answer
+from assistant.records.journal import Journal, now_iso, write_records
 
 REASONS = ("wrong citation", "not grounded", "not helpful", "other")
 MAX_COMMENT_CHARS = 2000
