@@ -18,12 +18,6 @@ QUESTIONS = [
 ]
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..1); NaN for an empty list."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
-
-
 def peak_rss_mb(pid: int | str = "self") -> float | None:
     """VmHWM (peak resident set of the process's current program) in MB; None where /proc
     cannot tell. Unlike `getrusage(...).ru_maxrss`, it does not carry over the peak of the

@@ -32,7 +32,9 @@ from assistant.answering.generative import NO_ANSWER_IN_SOURCES, NOTHING_SUPPORT
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import QUESTIONS, percentile  # noqa: E402
+from common import QUESTIONS  # noqa: E402
+
+from evals.metrics import percentile  # noqa: E402
 
 
 def free_port() -> int:

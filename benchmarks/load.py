@@ -42,7 +42,9 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import QUESTIONS, percentile  # noqa: E402
+from common import QUESTIONS  # noqa: E402
+
+from evals.metrics import percentile  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_DURATION = 600

@@ -24,7 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import QUESTIONS, peak_rss_mb, percentile  # noqa: E402
+from common import QUESTIONS, peak_rss_mb  # noqa: E402
+
+from evals.metrics import percentile  # noqa: E402
 
 
 def real_sentences() -> list[str]:

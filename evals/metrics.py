@@ -9,18 +9,17 @@ lower bound for paraphrasing ones.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import PurePosixPath, PureWindowsPath
 from urllib.parse import urlsplit
 
+from assistant.domain.citations import cited_numbers, strip_markers
 from assistant.domain.models import Answer
 from assistant.domain.text import normalize, split_sentences, tokenize
 from ingest.sources import is_url, normalize_url
 
 SUPPORT_THRESHOLD = 0.8
-MARKER_RE = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 
 
 @dataclass(frozen=True)
@@ -128,10 +127,6 @@ def retrieval_scores(expected: Sequence[str], retrieved: Sequence[tuple[str, str
 
 
 # -- answer text ---------------------------------------------------------------------------
-def strip_markers(text: str) -> str:
-    return MARKER_RE.sub("", text)
-
-
 def _squash(text: str) -> str:
     return " ".join(normalize(text).split())
 
@@ -164,7 +159,7 @@ def answer_sentences(answer: Answer) -> list[tuple[str, list[int]]]:
         return [(strip_markers(s.text), list(s.citations)) for s in answer.sentences]
     pairs = []
     for sentence in split_sentences(answer.answer):
-        numbers = [int(n) for group in re.findall(r"\[(\d+(?:\s*,\s*\d+)*)\]", sentence) for n in group.split(",")]
+        numbers = cited_numbers(sentence)
         pairs.append((strip_markers(sentence), numbers))
     return pairs
 

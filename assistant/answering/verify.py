@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from langchain_core.runnables import Runnable
 
+from assistant.domain.citations import MARKER_RE, MARKERS_AFTER_STOP_RE, cited_numbers
 from assistant.domain.errors import BeaconError, ConfigError
 from assistant.domain.models import AnswerSentence, Hit
 from assistant.domain.text import mentions, normalize, question_specifics, split_sentences, tokenize
@@ -35,8 +36,6 @@ from assistant.library.catalogue import LexicalIndex
 from assistant.library.embedder import Embedder
 from assistant.llm.backends import defuse, is_backend_error
 
-MARKER_RE = re.compile(r"\[\s*(?:sources?\s*)?(\d{1,2}(?:\s*[,;]\s*(?:sources?\s*)?\d{1,2})*)\s*\]", re.IGNORECASE)
-MARKERS_AFTER_STOP_RE = re.compile(r"([.!?]+)((?:\s*" + MARKER_RE.pattern + r")+)", re.IGNORECASE)
 TAG_RE = re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]{0,200})?/?>")
 MIN_CLAIM_TERMS = 2  # fewer new key terms than this is not a statement a source could support
 MIN_RELEVANCE = 0.1  # cosine to the question below which a sentence is off the point
@@ -73,10 +72,6 @@ class Verification:
         return any(s.supported for s in self.sentences)
 
 
-def parse_markers(numbers: str) -> list[int]:
-    return [int(n) for n in re.findall(r"\d+", numbers)]
-
-
 def split_cited_sentences(answer: str) -> list[tuple[str, list[int]]]:
     """(sentence without markers, cited numbers) for each sentence of a generated answer.
 
@@ -87,7 +82,7 @@ def split_cited_sentences(answer: str) -> list[tuple[str, list[int]]]:
     answer = MARKERS_AFTER_STOP_RE.sub(lambda m: f" {m.group(2).strip()}{m.group(1)}", answer)
     out: list[tuple[str, list[int]]] = []
     for sentence in split_sentences(answer):
-        numbers = [n for m in MARKER_RE.finditer(sentence) for n in parse_markers(m.group(1))]
+        numbers = cited_numbers(sentence)
         clean = MARKER_RE.sub(" ", sentence)
         clean = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(clean.split())).strip()
         if re.search(r"\w", clean):
