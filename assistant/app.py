@@ -13,7 +13,7 @@ from assistant.library.crosslingual import CrossLingualIndex
 from assistant.library.embedder import Embedder
 from assistant.library.store import ChunkStore
 from assistant.records.feedback import FeedbackStore, feedback_store
-from assistant.records.uploads import Workspace
+from assistant.records.uploads import Workspace, settle_abandoned_uploads
 from assistant.records.users import UserStore
 from assistant.service import Assistant
 from ingest.pipeline import Ingestor
@@ -45,7 +45,7 @@ def build_assistant(
     crosslingual = CrossLingualIndex(lexical, paths.multilingual(settings.store_key, settings.collection)) if settings.crosslingual else None
     retriever = HybridRetriever(store, lexical, embedder, settings.candidates, settings.rrf_k, settings.max_chunks_per_doc, crosslingual)
     answerer, rewriter = build_answerer(settings, embedder, lexical, crosslingual, chat_model)
-    ingestor = Ingestor(settings, store, embedder)
+    ingestor = Ingestor(settings, store, embedder, lambda stored_sha256: settle_abandoned_uploads(settings.data_dir, stored_sha256))
     return Assistant(settings, store, embedder, lexical, retriever, answerer, ingestor, rewriter)
 
 

@@ -24,12 +24,12 @@ from assistant.domain.settings import Settings
 from assistant.domain.text import index_text
 from assistant.library.embedder import Embedder
 from assistant.library.store import ChunkStore
-from assistant.records.uploads import settle_abandoned_uploads, uploads_dir
 from ingest.chunking import chunk_document, chunking_signature
 from ingest.loaders import load_bytes
 from ingest.metadata import document_metadata
 from ingest.sources import SourceRef, expand_sources, fetch_url, read_file
 
+SettleUploads = Callable[[Callable[[Path], "str | None"]], None]
 ProgressCallback = Callable[[int, int, IngestReport], None]
 
 
@@ -55,10 +55,13 @@ def text_sha(text: str) -> str:
 
 
 class Ingestor:
-    def __init__(self, settings: Settings, store: ChunkStore, embedder: Embedder):
+    def __init__(self, settings: Settings, store: ChunkStore, embedder: Embedder, settle_uploads: SettleUploads | None = None):
+        """`settle_uploads` finishes or undoes the UI uploads of writers killed half-way; it runs
+        under the write lock before each change, told what the library holds for a file."""
         self.settings = settings
         self.store = store
         self.embedder = embedder
+        self.settle_uploads = settle_uploads or (lambda stored_sha256: None)
 
     @property
     def _max_bytes(self) -> int:
@@ -80,7 +83,7 @@ class Ingestor:
 
         downloads = self._download(refs)  # before the write lock: a slow server must not hold the library
         with self.store.write_lock(), ThreadPoolExecutor(1, thread_name_prefix="beacon-ingest-writer") as writer:
-            settle_abandoned_uploads(self.settings.data_dir, self._stored_sha256)
+            self.settle_uploads(self._stored_sha256)
             # Documents are parsed one by one but embedded in groups: small per-document encode
             # calls waste most of the model's batching. Each document is still written (and
             # rolled back) on its own, so a failure or a crash never leaves half a document.
@@ -242,7 +245,7 @@ class Ingestor:
         """Delete a document by id or by source (as given at ingest, or its resolved path), with
         Beacon's copy of it in uploads/, and audit it (as `actor`)."""
         with self.store.write_lock():
-            settle_abandoned_uploads(self.settings.data_dir, self._stored_sha256)
+            self.settle_uploads(self._stored_sha256)
             matches = self._matching(doc_id_or_source)
             removed = 0
             for doc in matches:
@@ -275,6 +278,6 @@ class Ingestor:
 
     def _own_copies(self, source: str) -> list[Path]:
         """Beacon's own copy of an uploaded document; files elsewhere are the user's."""
-        uploads = uploads_dir(self.settings.data_dir).resolve()
+        uploads = self.settings.paths.uploads.resolve()
         path = Path(source).resolve()
         return [path] if path.parent == uploads else []
