@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.answering.base import Event, Final, ReferralShown, final_answer
@@ -20,7 +21,7 @@ from assistant.answering.extractive import ExtractiveAnswerer
 from assistant.answering.referral import ReferralTable, referral_for
 from assistant.answering.retriever import HybridRetriever, Retrieval
 from assistant.domain.errors import InvalidInput, NotFound
-from assistant.domain.models import Answer, DocumentSummary, IngestReport
+from assistant.domain.models import Answer, DocumentSummary, IngestReport, Passage
 from assistant.domain.poison import FLAGS_FIELD, flag_reasons
 from assistant.domain.settings import Settings
 from assistant.library.catalogue import LexicalIndex
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from assistant.answering.generative import GenerativeAnswerer
 
 MAX_QUESTION_CHARS = 2000
+PASSAGE_CONTEXT = 300  # characters shown before and after a passage
 MAX_HISTORY = 50
 ROLES = ("user", "assistant", "system")
 
@@ -224,6 +226,51 @@ class Assistant:
             raise NotFound(f"No document {doc_id!r} in the library; `beacon docs list` shows the ids.")
         rows = [{"id": i, "text": t, **m} for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])]
         return sorted(rows, key=lambda r: r.get("position", 0))
+
+    def document_text(self, doc_id: str) -> str:
+        """The text Beacon extracted from a document, as stored: citation spans index into it."""
+        meta = self._first_chunk(doc_id)
+        text = self.ingestor.files.text(meta.get("text_sha256", ""))
+        if text is None:
+            raise NotFound(
+                f"The extracted text of {doc_id!r} is not kept (it was ingested by an older Beacon); "
+                f"run `beacon ingest {meta.get('source', 'SOURCE')}` again to keep it."
+            )
+        return text
+
+    def passage(self, doc_id: str, page: int | None = None, span: tuple[int, int] | None = None) -> Passage:
+        """A place in a document: one PDF page (its chunks' extent), a character span of its
+        stored text (what a citation gives), or the whole text."""
+        text = self.document_text(doc_id)
+        meta = self._first_chunk(doc_id)
+        if span is not None:
+            start, end = span
+            if not 0 <= start < end <= len(text):
+                raise InvalidInput(f"The span {start}:{end} is outside the document's text (0:{len(text)}).")
+        elif page is not None:
+            on_page = [c for c in self.document_chunks(doc_id) if c.get("page") == page and c.get("char_start") is not None]
+            if not on_page:
+                pages = sorted({c["page"] for c in self.document_chunks(doc_id) if c.get("page") is not None})
+                raise NotFound(f"{doc_id!r} has no page {page}" + (f"; its pages are {pages[0]}–{pages[-1]}." if pages else " (it is not paged)."))
+            start, end = min(c["char_start"] for c in on_page), max(c["char_end"] for c in on_page)
+        else:
+            start, end = 0, len(text)
+        return Passage(doc_id=doc_id, title=meta.get("title", ""), source=meta.get("source", ""), page=page, char_start=start, char_end=end,
+                       text=text[start:end], before=text[max(0, start - PASSAGE_CONTEXT):start], after=text[end:end + PASSAGE_CONTEXT])
+
+    def original_file(self, doc_id: str) -> Path:
+        """The original file of a document as ingested (uploads and fetched URLs included)."""
+        meta = self._first_chunk(doc_id)
+        path = self.ingestor.files.original(meta.get("sha256", ""))
+        if path is None:
+            raise NotFound(f"The original of {doc_id!r} is not kept; run `beacon ingest {meta.get('source', 'SOURCE')}` again to keep it.")
+        return path
+
+    def _first_chunk(self, doc_id: str) -> dict:
+        chunks = self.store.document_chunks(doc_id)
+        if not chunks:
+            raise NotFound(f"No document {doc_id!r} in the library; `beacon docs list` shows the ids.")
+        return next(iter(chunks.values()))
 
     def warm_up(self, background: bool = True) -> None:
         """Load the question-side model and the indexes now, so the first question is not the

@@ -9,7 +9,7 @@ lower bound for paraphrasing ones.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import PurePosixPath, PureWindowsPath
 from urllib.parse import urlsplit
@@ -75,6 +75,12 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "faithfulness",
         "Over all answer sentences (refusals excluded): share supported by some chunk the answer cites, whichever sentence cites it.",
+    ),
+    Metric(
+        "quote_exactness",
+        "Over all supported answer sentences (refusals excluded): share whose quoted passage (the sentence itself for the "
+        "extractive answerer, the evidence sentence for an LLM's) equals the document's stored text at the recorded span, "
+        "whitespace normalised. Only for systems that record spans.",
     ),
     Metric(
         "latency_p50_ms",
@@ -211,6 +217,9 @@ class QuestionScores:
     sentences: int = 0
     cited_sentences: int = 0
     faithful_sentences: int = 0
+    quoted_sentences: int = 0  # supported sentences of an answered question
+    spanned_sentences: int = 0  # of those, with a recorded span
+    exact_quotes: int = 0  # of those, whose span holds exactly the quoted text
 
     @property
     def failed(self) -> bool:
@@ -232,6 +241,7 @@ def score_answer(
     k: int,
     doc_urls: Mapping[str, str],
     unconditional: Answer | None = None,
+    document_text: Callable[[str], str | None] | None = None,
 ) -> QuestionScores:
     """Score one answer; `doc_urls` maps doc_id to the document's URL (retrieved chunks do not carry it).
     `unconditional` is the answer the system gives when it may not refuse (the same answer when
@@ -253,7 +263,25 @@ def score_answer(
     counts = citation_counts(answer)
     for field, value in asdict(counts).items():
         setattr(scores, field, value)
+    if not answer.refused and document_text is not None:
+        scores.quoted_sentences, scores.spanned_sentences, scores.exact_quotes = quote_counts(answer, document_text)
     return scores
+
+
+def quote_counts(answer: Answer, document_text: Callable[[str], str | None]) -> tuple[int, int, int]:
+    """(supported sentences, those with a span, those whose span holds exactly their quote)."""
+    quoted = spanned = exact = 0
+    for sentence in answer.sentences:
+        if not sentence.supported:
+            continue
+        quoted += 1
+        if sentence.doc_id is None or sentence.char_start is None or sentence.char_end is None:
+            continue
+        spanned += 1
+        text = document_text(sentence.doc_id)
+        if text is not None and " ".join(text[sentence.char_start:sentence.char_end].split()) == " ".join((sentence.quote or sentence.text).split()):
+            exact += 1
+    return quoted, spanned, exact
 
 
 # -- a whole system -------------------------------------------------------------------------
@@ -314,6 +342,7 @@ def aggregate(scores: Sequence[QuestionScores]) -> dict[str, float | None]:
         "citation_precision": _share(sum(s.correct_citations for s in scores), sum(s.citations for s in scores)),
         "citation_recall": _share(sum(s.cited_sentences for s in scores), sum(s.sentences for s in scores)),
         "faithfulness": _share(sum(s.faithful_sentences for s in scores), sum(s.sentences for s in scores)),
+        "quote_exactness": _share(sum(s.exact_quotes for s in scores), sum(s.quoted_sentences for s in scores)) if any(s.spanned_sentences for s in scores) else None,
         "latency_p50_ms": percentile(latencies, 0.5),
         "latency_p95_ms": percentile(latencies, 0.95),
     }

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
-from assistant.domain.errors import InvalidInput
+from assistant.domain.errors import InvalidInput, NotFound
 from assistant.domain.models import Answer
 from evals.metrics import METRICS, METRICS_BY_NAME, QuestionScores, aggregate, operating_point, risk_coverage, score_answer
 from evals.report import write_reports
@@ -120,7 +120,8 @@ def result_row(item: EvalItem, answer: Answer, scores: QuestionScores) -> dict[s
 
 
 def run_system(
-    ask: AskFn, items: Sequence[EvalItem], k: int, doc_urls: dict[str, str], ask_unconditionally: AskFn | None = None
+    ask: AskFn, items: Sequence[EvalItem], k: int, doc_urls: dict[str, str], ask_unconditionally: AskFn | None = None,
+    document_text: Callable[[str], str | None] | None = None,
 ) -> tuple[list[dict[str, Any]], list[QuestionScores]]:
     """Ask and score every item. With `ask_unconditionally` (a system with a confidence), a
     refused question is asked again without the refusal, for the risk-coverage curve."""
@@ -141,6 +142,7 @@ def run_system(
             k=k,
             doc_urls=doc_urls,
             unconditional=unconditional,
+            document_text=document_text,
         )
         rows.append(result_row(item, answer, score))
         scores.append(score)
@@ -185,6 +187,17 @@ def run_eval(beacon: Assistant, dataset_path: Path, out_dir: Path, k: int | None
     library = beacon.reader()
     library.embed(["warm-up"])  # first inference allocates buffers; that is start-up, not any question's latency
     doc_urls = {d.doc_id: d.url for d in beacon.list_documents() if d.url}
+    texts: dict[str, str | None] = {}
+
+    def stored_text(doc_id: str) -> str | None:
+        """A document's stored extracted text (None when not kept), for quote exactness."""
+        if doc_id not in texts:
+            try:
+                texts[doc_id] = beacon.document_text(doc_id)
+            except NotFound:
+                texts[doc_id] = None
+        return texts[doc_id]
+
     systems: dict[str, AskFn] = {"beacon": lambda question, k: beacon.ask(question, k=k)}
     descriptions = {"beacon": f"Beacon as configured: hybrid BM25 + dense retrieval, `{beacon.answerer_name}` answerer with grounding checks."}
     if baselines:
@@ -202,7 +215,7 @@ def run_eval(beacon: Assistant, dataset_path: Path, out_dir: Path, k: int | None
     beacon_scores: list[QuestionScores] = []
     unconditional = {"beacon": lambda question, k: beacon.ask(question, k=k, min_confidence=0.0)}
     for name, ask in systems.items():
-        rows, scores = run_system(ask, items, k, doc_urls, unconditional.get(name))
+        rows, scores = run_system(ask, items, k, doc_urls, unconditional.get(name), stored_text)
         results[name] = rows
         metrics[name] = aggregate(scores)
         if name == "beacon":

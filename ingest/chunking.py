@@ -14,7 +14,8 @@ from ingest.loaders import LoadedDocument, Section
 
 ARTICLE_RE = re.compile(r"^(?:Article|ARTICLE|Art\.)\s+(\d+[a-z]?|[IVXLC]+)\b", re.IGNORECASE)
 NUMBERED_PART_RE = re.compile(r"^(Annex|Appendix|Chapter|Part|Section|Rule|Principle)\s+([\w.]+)", re.IGNORECASE)
-CHUNKER_VERSION = "8"  # bump when loading, chunking or chunk metadata changes, so unchanged files are re-processed (8: poison flags)
+CHUNKER_VERSION = "9"  # bump when loading, chunking or chunk metadata changes, so unchanged files are re-processed (9: text spans)
+SECTION_GAP = "\n\n"  # between sections in a document's stored extracted text
 
 
 def chunking_signature(chunk_size: int, overlap: int) -> str:
@@ -73,17 +74,34 @@ def chunk_id(doc_id: str, position: int, text: str) -> str:
     return f"{doc_id}:{position:04d}:{digest}"
 
 
+def extracted_text(document: LoadedDocument) -> tuple[str, list[int]]:
+    """The document's text as Beacon stores it (sections as chunked, in order) and where each
+    section starts in it: chunk and quote spans index into this text."""
+    texts = [keep_lists_together(s.text) for s in document.sections]
+    starts, at = [], 0
+    for text in texts:
+        starts.append(at)
+        at += len(text) + len(SECTION_GAP)
+    return SECTION_GAP.join(texts), starts
+
+
 def chunk_document(doc_id: str, document: LoadedDocument, chunk_size: int, overlap: int) -> list[Chunk]:
     splitter = _splitter(chunk_size, overlap)
     chunks: list[Chunk] = []
-    for section in document.sections:
+    _, starts = extracted_text(document)
+    for section, section_start in zip(document.sections, starts):
         locator = locator_for(section, document.title)
         headings = [h for h in section.headings if h != document.title]
         heading = " › ".join(headings)
-        for piece in splitter.split_text(keep_lists_together(section.text)):
+        section_text = keep_lists_together(section.text)
+        cursor = 0
+        for piece in splitter.split_text(section_text):
             piece = piece.strip()
             if not piece:
                 continue
+            found = section_text.find(piece, cursor)  # pieces overlap, so the next starts after this one's start
+            if found >= 0:
+                cursor = found + 1
             position = len(chunks)
             chunks.append(
                 Chunk(
@@ -94,6 +112,8 @@ def chunk_document(doc_id: str, document: LoadedDocument, chunk_size: int, overl
                     locator=locator,
                     heading=heading,
                     page=section.page,
+                    char_start=section_start + found if found >= 0 else None,
+                    char_end=section_start + found + len(piece) if found >= 0 else None,
                 )
             )
     return chunks

@@ -22,13 +22,16 @@ from assistant.domain.models import Chunk, DocumentSummary, IngestReport
 from assistant.domain.poison import FLAGS_FIELD, passage_flags
 from assistant.domain.settings import Settings
 from assistant.domain.text import index_text
+from assistant.library.documents import DocumentFiles
 from assistant.library.embedder import Embedder
 from assistant.library.store import ChunkStore
-from ingest.chunking import chunk_document, chunking_signature
+from ingest.chunking import chunk_document, chunking_signature, extracted_text
 from ingest.loaders import load_bytes
 from ingest.metadata import document_metadata
 from ingest.sources import SourceRef, expand_sources, fetch_url, read_file
 
+# The file name ending of each format's kept original.
+ORIGINAL_SUFFIX = {"pdf": ".pdf", "docx": ".docx", "html": ".html", "markdown": ".md", "text": ".txt"}
 SettleUploads = Callable[[Callable[[Path], "str | None"]], None]
 ProgressCallback = Callable[[int, int, IngestReport], None]
 
@@ -48,6 +51,7 @@ class Prepared:
     missing: list[int]  # rows of `vectors` still to embed
     updated: bool
     embed_ms: float = 0.0  # this document's share of its group's embedding time
+    replaced: tuple[tuple[str, str], ...] = ()  # (sha256, text_sha256) of the version this one replaces
 
 
 def text_sha(text: str) -> str:
@@ -62,6 +66,7 @@ class Ingestor:
         self.store = store
         self.embedder = embedder
         self.settle_uploads = settle_uploads or (lambda stored_sha256: None)
+        self.files = DocumentFiles(settings.paths)
 
     @property
     def _max_bytes(self) -> int:
@@ -189,12 +194,15 @@ class Ingestor:
         chunks = chunk_document(doc_id, document, self.settings.chunk_size, self.settings.chunk_overlap)
         if not chunks:
             raise IngestError("No text could be extracted from the document.")
+        text, _ = extracted_text(document)
+        kept_text_sha = self.files.save(data, sha, ORIGINAL_SUFFIX.get(fmt, ".bin"), text)
         meta = document_metadata(document.title, document.text, document.front_matter)
         doc_meta = {
             "doc_id": doc_id,
             "source": ref.source,
             "title": document.title or ref.source,
             "sha256": sha,
+            "text_sha256": kept_text_sha,
             "format": fmt,
             "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "year": meta["year"],
@@ -216,15 +224,19 @@ class Ingestor:
                 "locator": c.locator,
                 "heading": c.heading,
                 "page": c.page,
+                "char_start": c.char_start,
+                "char_end": c.char_end,
                 "text_sha": s,
                 FLAGS_FIELD: passage_flags(c.text),  # possibly poisoned: never quoted unless trusted
             }
             for c, s in zip(chunks, shas)
         ]
-        return Prepared(ref, chunks, texts, metadatas, vectors, missing, updated=bool(existing))
+        replaced = tuple({(m.get("sha256", ""), m.get("text_sha256", "")) for m in existing.values()})
+        return Prepared(ref, chunks, texts, metadatas, vectors, missing, updated=bool(existing), replaced=replaced)
 
     def _write(self, p: "Prepared", actor: str) -> IngestReport:
         status = self.store.write_document([c.id for c in p.chunks], [c.text for c in p.chunks], p.metadatas, p.vectors, actor)
+        self._forget_files(p.replaced)
         return IngestReport(source=p.ref.source, doc_id=p.ref.doc_id, title=p.metadatas[0]["title"], status=status, chunks=len(p.chunks), embed_ms=p.embed_ms)
 
     def _reused_embeddings(self, shas: list[str], existing: dict[str, dict]) -> tuple[np.ndarray, list[int]]:
@@ -249,7 +261,9 @@ class Ingestor:
             matches = self._matching(doc_id_or_source)
             removed = 0
             for doc in matches:
+                versions = {(m.get("sha256", ""), m.get("text_sha256", "")) for m in self.store.document_chunks(doc.doc_id).values()}
                 removed += self.store.delete_document(doc.doc_id, actor, self._own_copies(doc.source))
+                self._forget_files(versions)
             return ", ".join(d.doc_id for d in matches), removed
 
     def trust(self, doc_id_or_source: str, trusted: bool = True, actor: str = "local") -> list[tuple[str, bool]]:
@@ -269,6 +283,13 @@ class Ingestor:
         if not matches:
             raise NotFound(f"No document with id or source {wanted!r}; `beacon docs list` shows what is in the library.")
         return matches
+
+    def _forget_files(self, versions) -> None:
+        """Delete the kept original and text of document versions no stored chunk refers to."""
+        for sha, text_sha in versions:
+            keep_original = bool(sha) and self.store.referenced("sha256", sha)
+            keep_text = bool(text_sha) and self.store.referenced("text_sha256", text_sha)
+            self.files.forget(None if keep_original else sha, None if keep_text else text_sha)
 
     def _stored_sha256(self, path: Path) -> str | None:
         """The sha256 the library holds for the document read from this file, if any."""

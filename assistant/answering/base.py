@@ -12,6 +12,7 @@ A stream is a sequence of events ending with exactly one `Final`:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -73,7 +74,30 @@ def final_answer(events: Iterable[Event]) -> Answer:
 
 def citation_of(n: int, hit: Hit) -> Citation:
     """Citation [n] of an answer, quoting the hit it points at."""
-    return Citation(n=n, doc_id=hit.doc_id, title=hit.title, source=hit.source, locator=hit.locator, text=hit.text, score=hit.score, url=hit.url)
+    return Citation(
+        n=n, doc_id=hit.doc_id, title=hit.title, source=hit.source, locator=hit.locator, text=hit.text, score=hit.score, url=hit.url,
+        page=hit.page, char_start=hit.char_start, char_end=hit.char_end,
+    )
+
+
+def quote_span(hit: Hit, quote: str) -> dict:
+    """Where `quote` (a sentence taken from the hit's chunk, perhaps with its whitespace
+    changed) is in the document's stored text: doc_id, page, locator, char_start, char_end
+    for an `AnswerSentence`; no offsets when the chunk has none or the quote is not in it."""
+    span: dict = {"doc_id": hit.doc_id, "page": hit.page, "locator": hit.locator or None, "quote": quote}
+    found = find_quote(hit.text, quote)
+    if found is not None and hit.char_start is not None:
+        span.update(char_start=hit.char_start + found[0], char_end=hit.char_start + found[1])
+    return span
+
+
+def find_quote(text: str, quote: str) -> tuple[int, int] | None:
+    """(start, end) of `quote` in `text`, matching any run of whitespace to any other."""
+    words = quote.split()
+    if not words:
+        return None
+    match = re.search(r"\s+".join(re.escape(w) for w in words), text)
+    return (match.start(), match.end()) if match else None
 
 
 def retrieved_of(hits: list[Hit]) -> list[Retrieved]:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from assistant.answering.base import Final, citation_of, retrieved_of
+from assistant.answering.base import Final, citation_of, quote_span, retrieved_of
 from assistant.answering.grounding import (
     Decision,
     RefusalModel,
@@ -347,7 +347,7 @@ class ExtractiveAnswerer:
             numbers.setdefault(h, len(numbers) + 1)
         citations = [citation_of(numbers[h], retrieval.hits[h]) for h in numbers]
         sentences = [
-            AnswerSentence(text=sentence, citations=[numbers[h]], supported=True, support_score=score)
+            AnswerSentence(text=sentence, citations=[numbers[h]], supported=True, support_score=score, **quote_span(retrieval.hits[h], sentence))
             for h, _p, sentence, score in chosen
         ]
         text = " ".join(f"{s.text} [{s.citations[0]}]" for s in sentences)

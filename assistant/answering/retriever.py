@@ -227,6 +227,9 @@ class HybridRetriever:
                     url=meta.get("url", ""),
                     doc_type=meta.get("doc_type", ""),
                     year=meta.get("year"),
+                    page=meta.get("page"),
+                    char_start=meta.get("char_start"),
+                    char_end=meta.get("char_end"),
                 )
             )
             if len(hits) >= k:

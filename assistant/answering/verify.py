@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from langchain_core.runnables import Runnable
 
+from assistant.answering.base import quote_span
 from assistant.domain.citations import MARKER_RE, MARKERS_AFTER_STOP_RE, cited_numbers
 from assistant.domain.errors import BeaconError, ConfigError
 from assistant.domain.models import AnswerSentence, Hit
@@ -56,6 +57,8 @@ class SentenceCheck:
     supporting: list[int] = field(default_factory=list)
     repaired: bool = False  # cited by the verifier, not by the model (`repair_citations`)
     reason: str = ""
+    evidence: Hit | None = None  # the first supporting hit ...
+    evidence_text: str = ""  # ... and its sentence closest to the generated one
 
 
 @dataclass
@@ -145,6 +148,12 @@ class CitationVerifier:
             return score, f"support {score:.2f} below {self.min_support:.2f}"
         return score, ""
 
+    def closest_unit(self, sentence: str, hit: Hit) -> str:
+        """The sentence of a hit closest in meaning to a generated sentence: its evidence."""
+        units = split_sentences(hit.text) or [hit.text]
+        vectors = self.embedder.embed_cached([sentence, *units])
+        return units[int(np.argmax(vectors[1:] @ vectors[0]))]
+
     def relevance(self, sentence: str, question: str) -> float:
         """Cosine similarity of a sentence to the question (1.0 when there is no question)."""
         if not question:
@@ -174,6 +183,9 @@ class CitationVerifier:
                 reasons.append("the judge found no cited source stating it")
         check.supporting = supporting
         check.supported = bool(supporting)
+        if supporting:
+            check.evidence = hits[supporting[0]]
+            check.evidence_text = self.closest_unit(check.text, check.evidence)
         check.support_score = max((scored[h][0] for h in (supporting or scored)), default=0.0)
         check.reason = "" if check.supported else "; ".join(dict.fromkeys(reasons))
 
@@ -199,5 +211,6 @@ class CitationVerifier:
                 cited = []
                 if self.unsupported == "flag":
                     parts.append(f"{check.text} {UNVERIFIED}")
-            sentences.append(AnswerSentence(text=check.text, citations=cited, supported=check.supported, support_score=check.support_score))
+            span = quote_span(check.evidence, check.evidence_text) if check.evidence is not None else {}
+            sentences.append(AnswerSentence(text=check.text, citations=cited, supported=check.supported, support_score=check.support_score, **span))
         return Verification(text=" ".join(parts), sentences=sentences, cited_hits=list(numbers), checks=checks)

@@ -201,6 +201,45 @@ def ask(
             console.print(f"[{c.n}] {c.title}{place}{link}", highlight=False)
 
 
+@app.command("show")
+def show(
+    doc_id: str = typer.Argument(..., metavar="DOC_ID", help="A doc_id from `docs list` or a citation."),
+    page: Optional[int] = typer.Option(None, "--page", help="Show this page of a PDF."),
+    span: Optional[str] = typer.Option(None, "--span", metavar="START:END", help="Show these characters of the stored text (a citation's char_start:char_end)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the passage (with its context) as JSON."),
+) -> None:
+    """Print a passage of a document as Beacon stored it: where a citation points (--span), a
+    page (--page), or the whole extracted text."""
+    try:
+        if page is not None and span is not None:
+            raise InvalidInput("Give --page or --span, not both.")
+        bounds = None
+        if span is not None:
+            start, sep, end = span.partition(":")
+            if not sep or not start.strip().isdigit() or not end.strip().isdigit():
+                raise InvalidInput(f"--span takes START:END character offsets (e.g. 1200:1340), not {span!r}.")
+            bounds = (int(start), int(end))
+        passage = get_assistant().passage(doc_id, page=page, span=bounds)
+    except BeaconError as exc:
+        fail(exc)
+    if as_json:
+        print_json(passage.model_dump())
+        return
+    where = f"p. {passage.page}, " if passage.page is not None else ""
+    console.print(f"[bold]{passage.title}[/] — {passage.source}\n{passage.doc_id}, {where}characters {passage.char_start}:{passage.char_end}", highlight=False, soft_wrap=True)
+    if page is None and span is None:
+        console.print(passage.text, highlight=False, soft_wrap=True, markup=False)
+        return
+    from rich.text import Text
+
+    shown = Text("…" if passage.before else "", style="dim")
+    shown.append(passage.before, style="dim")
+    shown.append(passage.text, style="bold reverse" if span is not None else "")
+    shown.append(passage.after, style="dim")
+    shown.append("…" if passage.after else "", style="dim")
+    console.print(shown, soft_wrap=True)
+
+
 @app.command()
 def serve(
     host: Optional[str] = typer.Option(None, "--host", help="Address to bind (default 127.0.0.1)."),

@@ -21,6 +21,7 @@ class Referral(BaseModel):
     source_url: str = ""
     what_to_do: list[str]
 
+
 class Chunk(BaseModel):
     """A piece of a document small enough to embed, with where it came from."""
 
@@ -31,6 +32,9 @@ class Chunk(BaseModel):
     locator: str = ""
     heading: str = ""
     page: int | None = None
+    char_start: int | None = None  # where `text` starts in the document's stored extracted text
+    char_end: int | None = None
+
 
 class DocumentMeta(BaseModel):
     """What Beacon knows about one source document."""
@@ -47,9 +51,11 @@ class DocumentMeta(BaseModel):
     url: str = ""
     trusted: bool = False  # a trainer vouched for it: its flagged passages may be quoted (`beacon docs trust`)
 
+
 class DocumentSummary(DocumentMeta):
     chunks: int
     flagged: int = 0  # chunks flagged as possibly poisoned at ingest (ingest/poison.py)
+
 
 class IngestReport(BaseModel):
     """One line of `beacon ingest --json`."""
@@ -61,6 +67,7 @@ class IngestReport(BaseModel):
     chunks: int = 0
     error: str | None = None
     embed_ms: float = Field(0.0, exclude=True)  # ms spent embedding its new chunks (its share of a batch); for benchmarks, not printed by `--json`
+
 
 class Hit(BaseModel):
     """A retrieved chunk with its fused score and the metadata needed to cite it."""
@@ -76,6 +83,10 @@ class Hit(BaseModel):
     url: str = ""
     doc_type: str = ""
     year: int | None = None
+    page: int | None = None
+    char_start: int | None = None  # the chunk's span in the document's stored extracted text
+    char_end: int | None = None
+
 
 class Citation(BaseModel):
     n: int
@@ -86,6 +97,10 @@ class Citation(BaseModel):
     text: str
     score: float
     url: str = ""
+    page: int | None = None  # PDF page of the cited passage
+    char_start: int | None = None  # the passage's span in the document's stored extracted text
+    char_end: int | None = None
+
 
 class Retrieved(BaseModel):
     doc_id: str
@@ -94,11 +109,21 @@ class Retrieved(BaseModel):
     score: float
     title: str = ""
 
+
 class AnswerSentence(BaseModel):
     text: str
     citations: list[int]
     supported: bool
     support_score: float
+    # Where the sentence (or, for an LLM sentence, the evidence it was checked against) is in
+    # the cited document's stored extracted text: `beacon show DOC_ID --span START:END`.
+    doc_id: str | None = None
+    page: int | None = None
+    locator: str | None = None
+    char_start: int | None = None
+    char_end: int | None = None
+    quote: str | None = None  # the passage text at that span: the sentence itself when extractive
+
 
 class Answer(BaseModel):
     """A grounded answer (or a refusal) with the citations its markers point to."""
@@ -116,3 +141,18 @@ class Answer(BaseModel):
     grounding: dict[str, float] = Field(default_factory=dict)  # the signals that decision weighed
     uncovered: list[str] = Field(default_factory=list)  # parts of the question the quoted passages do not cover
     referral: Referral | None = None  # safety card shown before the answer when the question discloses danger
+
+
+class Passage(BaseModel):
+    """A place in a document's stored text, with a little context: what `beacon show` prints
+    and the source viewer highlights."""
+
+    doc_id: str
+    title: str
+    source: str
+    page: int | None = None
+    char_start: int
+    char_end: int
+    text: str
+    before: str = ""
+    after: str = ""

@@ -35,6 +35,16 @@ class Paths:
         return folder.with_name(folder.name + "-e5")
 
     @property
+    def originals(self) -> Path:
+        """Each ingested document's original bytes (files and fetched URLs), by content hash."""
+        return self.data_dir / "originals"
+
+    @property
+    def texts(self) -> Path:
+        """Each document's extracted text as chunked, by content hash: quote spans index into it."""
+        return self.data_dir / "texts"
+
+    @property
     def commit_lock(self) -> Path:
         return self.data_dir / "commit.lock"
 

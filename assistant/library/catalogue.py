@@ -30,7 +30,7 @@ INDEX_VERSION = 4  # 3: tokens without the added closed-class stopwords; 4: pois
 # Metadata the retriever needs per chunk (hits, citations, filters, index text); the rest
 # (hashes, timestamps, chunker bookkeeping) stays in Chroma and is not held in memory.
 OLD_INDEX_GRACE_S = 120  # a reader loading an older revision's folder has this long before it is removed
-KEPT_FIELDS = ("doc_id", "source", "title", "locator", "heading", "url", "doc_type", "year", "symbol", "flags", "trusted")
+KEPT_FIELDS = ("doc_id", "source", "title", "locator", "heading", "url", "doc_type", "year", "symbol", "flags", "trusted", "page", "char_start", "char_end")
 
 
 def slim(metas: list[dict]) -> list[dict]:

@@ -285,6 +285,11 @@ class ChunkStore:
         got = self._read(lambda col: col.get(where={"doc_id": doc_id}, include=["metadatas"]))
         return dict(zip(got["ids"], got["metadatas"]))
 
+    def referenced(self, key: str, value: str) -> bool:
+        """Whether any stored chunk has metadata `key` == `value` (a kept file still in use)."""
+        got = self._read(lambda col: col.get(where={key: value}, limit=1, include=[]))
+        return bool(got["ids"])
+
     def chunk_embeddings(self, ids: list[str]) -> dict[str, np.ndarray]:
         if not ids:
             return {}
