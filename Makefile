@@ -35,6 +35,7 @@ install-test: $(VENV)/.installed-test
 library: install
 	$(BIN)/beacon ingest knowledge $(wildcard $(SEEDS)) $(wildcard $(CORPUS))
 	$(BIN)/beacon docs trust knowledge
+	@if [ -d "$(CORPUS)" ]; then $(BIN)/beacon docs set $(CORPUS) --collection Treaties; fi
 
 run: library
 	$(BIN)/beacon serve

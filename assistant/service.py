@@ -20,6 +20,7 @@ from assistant.answering.base import Event, Final, ReferralShown, final_answer
 from assistant.answering.extractive import ExtractiveAnswerer
 from assistant.answering.referral import ReferralTable, referral_for
 from assistant.answering.retriever import HybridRetriever, Retrieval
+from assistant.answering.timeline import flag_outdated
 from assistant.domain.errors import InvalidInput, NotFound
 from assistant.domain.models import Answer, DocumentSummary, IngestReport, Passage
 from assistant.domain.poison import FLAGS_FIELD, flag_reasons
@@ -100,6 +101,8 @@ class Assistant:
         if not 1 <= k <= 50:
             raise InvalidInput(f"k must be between 1 and 50, not {k}.")
         history = _checked_history(history)
+        if filters and filters.get("collection") and not self.lexical.snapshot().collection_members(filters["collection"]):
+            raise InvalidInput(f"No collection {filters['collection']!r} in the library; `beacon docs collections` lists them.")
         referral = referral_for(question, self.referrals)
         if referral is not None:
             yield ReferralShown(referral)
@@ -120,6 +123,7 @@ class Assistant:
             raise RuntimeError(f"the {self.answerer.name} answerer's stream ended without a Final event")
         done = time.perf_counter()
         answer.question = question  # as asked; the standalone form only steers retrieval and the answer
+        flag_outdated(answer, self.lexical.snapshot().documents())
         answer.timings_ms = {
             "retrieve": round((retrieved_at - rewritten_at) * 1000, 1),
             "answer": round((done - retrieved_at) * 1000, 1),
@@ -214,6 +218,23 @@ class Assistant:
         if any(changed for _, changed in changes):
             self.lexical.ensure_current()
         return changes
+
+    def set_document(self, doc_id_or_source: str, fields: dict[str, Any], actor: str | None = None) -> list[tuple[str, bool]]:
+        """Set a document's status (`in_force`, `superseded`, `historical`), what it supersedes
+        or amends, when it took effect, or its collections (`assistant.domain.versions`); a
+        bad value is an InvalidInput and nothing is stored. (doc_id, changed) per document."""
+        changes = self.ingestor.set_versions(doc_id_or_source, fields, actor or _local_actor())
+        if any(changed for _, changed in changes):
+            self.lexical.ensure_current()
+        return changes
+
+    def collections(self) -> dict[str, list[str]]:
+        """Collection name -> the doc ids in it."""
+        named: dict[str, list[str]] = {}
+        for document in self.list_documents():
+            for name in document.collections:
+                named.setdefault(name, []).append(document.doc_id)
+        return dict(sorted(named.items()))
 
     def flagged_passages(self, doc_id: str) -> list[dict]:
         """A document's chunks flagged at ingest as possibly poisoned, each with `reasons`, for review."""

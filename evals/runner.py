@@ -164,7 +164,9 @@ def results_file(system: str) -> str:
     return "results.jsonl" if system == "beacon" else f"results-{system}.jsonl"
 
 
-def run_eval(beacon: Assistant, dataset_path: Path, out_dir: Path, k: int | None = None, baselines: bool = False) -> dict[str, Any]:
+def run_eval(
+    beacon: Assistant, dataset_path: Path, out_dir: Path, k: int | None = None, baselines: bool = False, collection: str | None = None
+) -> dict[str, Any]:
     """Ask every dataset question (of Beacon, and of the baselines if asked), write the results
     and reports into `out_dir`, and return the report (what report.json holds)."""
     items = load_dataset(dataset_path)
@@ -198,7 +200,10 @@ def run_eval(beacon: Assistant, dataset_path: Path, out_dir: Path, k: int | None
                 texts[doc_id] = None
         return texts[doc_id]
 
-    systems: dict[str, AskFn] = {"beacon": lambda question, k: beacon.ask(question, k=k)}
+    if collection is not None and collection not in beacon.collections():
+        raise InvalidInput(f"No collection {collection!r} in the library; `beacon docs collections` lists them.")
+    scope = {"collection": collection} if collection else None
+    systems: dict[str, AskFn] = {"beacon": lambda question, k: beacon.ask(question, k=k, filters=scope)}
     descriptions = {"beacon": f"Beacon as configured: hybrid BM25 + dense retrieval, `{beacon.answerer_name}` answerer with grounding checks."}
     if baselines:
         from evals.baselines import BM25Baseline, NaiveDenseBaseline
@@ -213,7 +218,7 @@ def run_eval(beacon: Assistant, dataset_path: Path, out_dir: Path, k: int | None
     results: dict[str, list[dict[str, Any]]] = {}
     metrics: dict[str, dict[str, float | None]] = {}
     beacon_scores: list[QuestionScores] = []
-    unconditional = {"beacon": lambda question, k: beacon.ask(question, k=k, min_confidence=0.0)}
+    unconditional = {"beacon": lambda question, k: beacon.ask(question, k=k, filters=scope, min_confidence=0.0)}
     for name, ask in systems.items():
         rows, scores = run_system(ask, items, k, doc_urls, unconditional.get(name), stored_text)
         results[name] = rows
@@ -226,6 +231,7 @@ def run_eval(beacon: Assistant, dataset_path: Path, out_dir: Path, k: int | None
     report: dict[str, Any] = {
         "dataset": str(dataset_path),
         "k": k,
+        "collection": collection,
         "n_questions": len(items),
         "n_answerable": sum(item.answerable for item in items),
         "n_unanswerable": sum(not item.answerable for item in items),

@@ -17,7 +17,8 @@ from typing import Callable
 
 import numpy as np
 
-from assistant.domain.errors import BeaconError, IngestError, NotFound, StoreError
+from assistant.domain import versions
+from assistant.domain.errors import BeaconError, IngestError, InvalidInput, NotFound, StoreError
 from assistant.domain.models import Chunk, DocumentSummary, IngestReport
 from assistant.domain.poison import FLAGS_FIELD, passage_flags
 from assistant.domain.settings import Settings
@@ -213,6 +214,9 @@ class Ingestor:
             "n_chunks": len(chunks),
             # A trainer's decision (`beacon docs trust`) outlives new versions of the document.
             "trusted": any(bool(m.get("trusted")) for m in existing.values()),
+            # Status, relations and collections: what the front matter states, else what a
+            # trainer set before (`beacon docs set`), which also outlives new versions.
+            **versions.to_metadata({**self._kept_versions(existing), **self._stated_versions(document.front_matter, ref.source)}),
         }
         texts = [index_text(doc_meta["title"], c.heading, c.text) for c in chunks]
         shas = [text_sha(t) for t in texts]
@@ -284,9 +288,31 @@ class Ingestor:
             raise NotFound(f"No document with id or source {wanted!r}; `beacon docs list` shows what is in the library.")
         return matches
 
-    def _forget_files(self, versions) -> None:
+    @staticmethod
+    def _stated_versions(front_matter: dict, source: str) -> dict:
+        stated = {k: front_matter[k] for k in versions.FIELDS if front_matter.get(k) not in (None, "", [])}
+        try:
+            return versions.checked(stated, f"the front matter of {source}")
+        except InvalidInput as exc:
+            raise IngestError(str(exc)) from exc
+
+    @staticmethod
+    def _kept_versions(existing: dict[str, dict]) -> dict:
+        first = next(iter(existing.values()), {})
+        return {k: first[k] for k in versions.FIELDS if first.get(k)}
+
+    def set_versions(self, doc_id_or_source: str, fields: dict, actor: str = "local") -> list[tuple[str, bool]]:
+        """Set status, relations or collections (validated: `assistant.domain.versions.checked`)
+        on documents by id, source or folder: (doc_id, whether it changed) per document."""
+        stored = versions.to_metadata(versions.checked(fields))
+        if not stored:
+            raise InvalidInput("Nothing to set: give --status, --supersedes, --amends, --valid-from or --collection.")
+        with self.store.write_lock():
+            return [(doc.doc_id, self.store.set_fields(doc.doc_id, stored, actor)) for doc in self._matching(doc_id_or_source)]
+
+    def _forget_files(self, kept_versions) -> None:
         """Delete the kept original and text of document versions no stored chunk refers to."""
-        for sha, text_sha in versions:
+        for sha, text_sha in kept_versions:
             keep_original = bool(sha) and self.store.referenced("sha256", sha)
             keep_text = bool(text_sha) and self.store.referenced("text_sha256", text_sha)
             self.files.forget(None if keep_original else sha, None if keep_text else text_sha)

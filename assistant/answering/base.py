@@ -77,6 +77,7 @@ def citation_of(n: int, hit: Hit) -> Citation:
     return Citation(
         n=n, doc_id=hit.doc_id, title=hit.title, source=hit.source, locator=hit.locator, text=hit.text, score=hit.score, url=hit.url,
         page=hit.page, char_start=hit.char_start, char_end=hit.char_end,
+        date=hit.valid_from or (str(hit.year) if hit.year else ""), status=hit.status,
     )
 
 

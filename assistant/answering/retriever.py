@@ -20,7 +20,7 @@ from assistant.library.crosslingual import CrossLingualIndex
 from assistant.library.embedder import Embedder
 from assistant.library.store import ChunkStore
 
-FILTER_KEYS = ("source", "doc_type", "year", "doc_id")
+FILTER_KEYS = ("source", "doc_type", "year", "doc_id", "collection")  # a value may be a list of allowed values
 OVERFETCH_MIN_SHARE = 0.1  # filters keeping at least this share of chunks post-filter an unfiltered query
 OVERFETCH_MAX = 1000
 # Up to this many chunks the dense query asks Chroma for every chunk and keeps the best: its
@@ -44,7 +44,7 @@ class Retrieval:
     lexical_best: float = 0.0  # best BM25 score over the score of a chunk holding every query term once
 
 def chroma_where(filters: dict[str, Any]) -> dict | None:
-    clauses = [{key: value} for key, value in filters.items() if value not in (None, "")]
+    clauses = [{key: {"$in": list(value)} if isinstance(value, (list, tuple)) else value} for key, value in filters.items() if value not in (None, "")]
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -139,6 +139,8 @@ class HybridRetriever:
     def retrieve(self, question: str, k: int, filters: dict[str, Any] | None = None) -> Retrieval:
         filters = {key: v for key, v in (filters or {}).items() if key in FILTER_KEYS and v not in (None, "")}
         index = self.lexical.snapshot()  # one revision throughout: texts, metadata, masks, postings
+        if "collection" in filters:  # Chroma filters the dense query by the collection's documents
+            filters = {**{k: v for k, v in filters.items() if k != "collection"}, "doc_id": index.collection_members(filters["collection"]) or ["(none)"]}
         mask = index.mask(filters) if filters else None
         crosslingual = self.crosslingual is not None and guess_language(question) != "en"
         if crosslingual:
@@ -228,6 +230,8 @@ class HybridRetriever:
                     doc_type=meta.get("doc_type", ""),
                     year=meta.get("year"),
                     page=meta.get("page"),
+                    status=meta.get("status") or "in_force",
+                    valid_from=meta.get("valid_from") or "",
                     char_start=meta.get("char_start"),
                     char_end=meta.get("char_end"),
                 )

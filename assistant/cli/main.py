@@ -105,10 +105,11 @@ def docs_list(as_json: bool = typer.Option(False, "--json", help="Print the list
     if as_json:
         print_json({"documents": [d.model_dump() for d in documents]})
         return
-    table = Table("doc_id", "title", "type", "year", "chunks", "flagged", "trusted", "source")
+    table = Table("doc_id", "title", "type", "year", "status", "chunks", "flagged", "trusted", "source")
     for d in documents:
         flagged = f"[red]{d.flagged}[/]" if d.flagged and not d.trusted else str(d.flagged or "")
-        table.add_row(d.doc_id, d.title[:60], d.doc_type, str(d.year or ""), str(d.chunks), flagged, "yes" if d.trusted else "", d.source)
+        status = "" if d.status == "in_force" else d.status
+        table.add_row(d.doc_id, d.title[:60], d.doc_type, str(d.year or ""), status, str(d.chunks), flagged, "yes" if d.trusted else "", d.source)
     console.print(table)
     flagged = sum(d.flagged for d in documents)
     review = f"; {flagged} flagged passages (`beacon docs show DOC_ID`)" if flagged else ""
@@ -142,6 +143,42 @@ def docs_show(
     for row in rows:
         console.print(f"\n#{row['position']} {row['locator']}".rstrip(), *(f"  flagged {reason}" for reason in row["reasons"]), sep="\n", highlight=False, soft_wrap=True)
         console.print(Panel(row["text"]), highlight=False)
+
+
+@docs_app.command("set")
+def docs_set(
+    doc_id_or_source: str = typer.Argument(..., metavar="DOC_ID_OR_SOURCE", help="A doc_id, a source, or the folder documents were ingested from."),
+    status: Optional[str] = typer.Option(None, "--status", help="in_force, superseded or historical."),
+    supersedes: Optional[str] = typer.Option(None, "--supersedes", help="Doc ids or symbols (comma-separated) of the texts it replaces."),
+    amends: Optional[str] = typer.Option(None, "--amends", help="Doc ids or symbols (comma-separated) of the texts it changes."),
+    valid_from: Optional[str] = typer.Option(None, "--valid-from", help="When it took effect: YYYY, YYYY-MM or YYYY-MM-DD."),
+    collection: list[str] = typer.Option([], "--collection", help="Put it in this collection (repeatable; replaces its collections)."),
+) -> None:
+    """Say how documents relate in time (status, supersedes, amends, valid from) or which
+    collections they belong to. Kept when the document is ingested again (its front matter wins)."""
+    fields = {"status": status, "supersedes": supersedes, "amends": amends, "valid_from": valid_from, "collections": collection or None}
+    try:
+        changes = get_assistant().set_document(doc_id_or_source, {k: v for k, v in fields.items() if v is not None})
+    except BeaconError as exc:
+        fail(exc)
+    changed = sum(c for _, c in changes)
+    console.print(f"Updated {changed} documents ({len(changes) - changed} already were so): {', '.join(d for d, _ in changes)}.", highlight=False, soft_wrap=True)
+
+
+@docs_app.command("collections")
+def docs_collections(as_json: bool = typer.Option(False, "--json", help="Print the collections as JSON.")) -> None:
+    """List the collections and their documents (`ask --collection NAME` limits an answer to one)."""
+    try:
+        collections = get_assistant().collections()
+    except BeaconError as exc:
+        fail(exc)
+    if as_json:
+        print_json({"collections": collections})
+        return
+    if not collections:
+        console.print("No collections yet: `beacon docs set DOC_ID --collection NAME` makes one.")
+    for name, members in collections.items():
+        console.print(f"[bold]{name}[/] ({len(members)}): {', '.join(members)}", highlight=False, soft_wrap=True)
 
 
 @docs_app.command("trust")
@@ -178,10 +215,11 @@ def ask(
     source: Optional[str] = typer.Option(None, "--source", help="Only use this source (as listed by `docs list`)."),
     doc_type: Optional[str] = typer.Option(None, "--doc-type", help="Only use documents of this type."),
     year: Optional[int] = typer.Option(None, "--year", help="Only use documents of this year."),
+    collection: Optional[str] = typer.Option(None, "--collection", help="Only use the documents of this collection (`docs collections`)."),
 ) -> None:
     """Ask a question; the answer cites the library or says it cannot answer."""
     try:
-        answer = get_assistant().ask(question, k=k, filters={"source": source, "doc_type": doc_type, "year": year})
+        answer = get_assistant().ask(question, k=k, filters={"source": source, "doc_type": doc_type, "year": year, "collection": collection})
     except BeaconError as exc:
         fail(exc)
     if as_json:
@@ -196,7 +234,7 @@ def ask(
     if answer.citations:
         console.print("\n[bold]Sources[/]")
         for c in answer.citations:
-            place = f", {c.locator}" if c.locator else ""
+            place = (f", {c.locator}" if c.locator else "") + (f" ({c.date})" if c.date else "")
             link = f" — {c.url or c.source}"
             console.print(f"[{c.n}] {c.title}{place}{link}", highlight=False)
 
@@ -265,6 +303,7 @@ def eval_command(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     baselines: bool = typer.Option(False, "--baselines", help="Also run the BM25-only and naive dense baselines."),
     fail_under: list[str] = typer.Option([], "--fail-under", help="metric=value; exit 1 when the metric is worse: below the value, or above it for lower-is-better metrics (false_refusal_rate, latency). Repeatable."),
+    collection: Optional[str] = typer.Option(None, "--collection", help="Ask every question of this collection's documents only."),
 ) -> None:
     """Run an evaluation dataset against the current library and write results and reports."""
     from evals.runner import check_gates, default_dataset, parse_gate, run_eval
@@ -272,7 +311,7 @@ def eval_command(
     try:
         for spec in fail_under:  # a typo in a gate must not cost a whole run
             parse_gate(spec)
-        report = run_eval(get_assistant(), dataset or default_dataset(), out, k=k, baselines=baselines)
+        report = run_eval(get_assistant(), dataset or default_dataset(), out, k=k, baselines=baselines, collection=collection)
         failures = check_gates(report, fail_under)
     except BeaconError as exc:
         fail(exc)

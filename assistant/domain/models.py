@@ -50,6 +50,11 @@ class DocumentMeta(BaseModel):
     symbol: str = ""
     url: str = ""
     trusted: bool = False  # a trainer vouched for it: its flagged passages may be quoted (`beacon docs trust`)
+    status: Literal["in_force", "superseded", "historical"] = "in_force"
+    supersedes: list[str] = Field(default_factory=list)  # doc ids or symbols of the texts it replaces
+    amends: list[str] = Field(default_factory=list)  # ... or changes
+    valid_from: str = ""  # when it took effect: YYYY, YYYY-MM or YYYY-MM-DD
+    collections: list[str] = Field(default_factory=list)  # named sets a trainee can limit a chat to
 
 
 class DocumentSummary(DocumentMeta):
@@ -84,6 +89,8 @@ class Hit(BaseModel):
     doc_type: str = ""
     year: int | None = None
     page: int | None = None
+    status: str = "in_force"  # in_force, superseded or historical (assistant.domain.versions)
+    valid_from: str = ""
     char_start: int | None = None  # the chunk's span in the document's stored extracted text
     char_end: int | None = None
 
@@ -100,6 +107,9 @@ class Citation(BaseModel):
     page: int | None = None  # PDF page of the cited passage
     char_start: int | None = None  # the passage's span in the document's stored extracted text
     char_end: int | None = None
+    date: str = ""  # when the cited text took effect (valid_from, else its year)
+    status: str = "in_force"  # in_force, superseded or historical
+    newer: list[str] = Field(default_factory=list)  # "amended by …" / "superseded by …" notes from the library
 
 
 class Retrieved(BaseModel):

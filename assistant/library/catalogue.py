@@ -30,7 +30,10 @@ INDEX_VERSION = 4  # 3: tokens without the added closed-class stopwords; 4: pois
 # Metadata the retriever needs per chunk (hits, citations, filters, index text); the rest
 # (hashes, timestamps, chunker bookkeeping) stays in Chroma and is not held in memory.
 OLD_INDEX_GRACE_S = 120  # a reader loading an older revision's folder has this long before it is removed
-KEPT_FIELDS = ("doc_id", "source", "title", "locator", "heading", "url", "doc_type", "year", "symbol", "flags", "trusted", "page", "char_start", "char_end")
+KEPT_FIELDS = (
+    "doc_id", "source", "title", "locator", "heading", "url", "doc_type", "year", "symbol", "flags", "trusted", "page", "char_start", "char_end",
+    "status", "valid_from", "supersedes", "amends", "collections",
+)
 
 
 def slim(metas: list[dict]) -> list[dict]:
@@ -159,6 +162,7 @@ class Snapshot:
 
     def __init__(self, revision: int | None, bm25, ids: list[str], metas: list[dict], texts: list[str], df: dict[str, int]):
         self.revision, self._bm25, self.ids, self.metas, self.texts, self._df = revision, bm25, ids, metas, texts, df
+        self._documents: dict[str, dict] | None = None
         self.rows = {chunk_id: row for row, chunk_id in enumerate(ids)}  # chunk id -> row (of `mask` too)
         self._masks: dict[tuple, np.ndarray] = {}
         self._masks_lock = threading.Lock()
@@ -214,6 +218,20 @@ class Snapshot:
                 total += weight * (postings[at] == rows)
         return dict(zip(chunk_ids, total.tolist()))
 
+    def collection_members(self, name: str) -> list[str]:
+        """The doc ids of a collection (as of this revision)."""
+        return sorted({m["doc_id"] for m in self.metas if name in (m.get("collections") or "").split(",")})
+
+    def documents(self) -> dict[str, dict]:
+        """Doc id -> the document-level metadata of its first chunk (title, symbol, year,
+        status, relations): what answers need to say a cited text was superseded or amended."""
+        if self._documents is None:
+            found: dict[str, dict] = {}
+            for m in self.metas:
+                found.setdefault(m["doc_id"], m)
+            self._documents = found
+        return self._documents
+
     def mask(self, filters: dict[str, object]) -> np.ndarray:
         """1.0 for the chunks whose metadata equals every filter value, else 0.0 (cached)."""
         key = tuple(sorted((k, repr(v)) for k, v in filters.items()))
@@ -221,8 +239,11 @@ class Snapshot:
         if cached is None:
             keep = np.ones(len(self.metas), dtype=bool)
             for field, value in filters.items():
+                if field == "collection":  # a chunk's collections are stored comma-joined
+                    keep &= np.array([value in (m.get("collections") or "").split(",") for m in self.metas], dtype=bool)
+                    continue
                 column = np.array([m.get(field) for m in self.metas], dtype=object)
-                keep &= column == value
+                keep &= np.isin(column, list(value)) if isinstance(value, (list, tuple)) else column == value
             cached = keep.astype(np.float32)
             with self._masks_lock:
                 if len(self._masks) >= 64:

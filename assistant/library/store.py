@@ -35,6 +35,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from assistant.domain import versions
 from assistant.domain.errors import StoreError, StoreLocked, StoreMismatch
 from assistant.domain.models import DocumentSummary
 from assistant.domain.poison import FLAGS_FIELD
@@ -383,6 +384,29 @@ class ChunkStore:
         self._conclude(change)
         return True
 
+    def set_fields(self, doc_id: str, fields: dict[str, str], actor: str = "local") -> bool:
+        """Set document-level metadata (status, relations, collections: `assistant.domain.versions`)
+        on every chunk and audit it; False when nothing changes. Journaled like trust."""
+        chunks = self.document_chunks(doc_id)
+        first = next(iter(chunks.values()), {})
+        if not chunks or all(first.get(k, "") == v for k, v in fields.items()):
+            return False
+        change = {"op": "set", "action": "updated metadata", "doc_id": doc_id, "source": first.get("source", ""), "actor": actor,
+                  "chunks": len(chunks), "fields": fields}
+        change["change"] = self.pending.begin(change)
+        self._apply_fields(change)
+        self._conclude(change)
+        return True
+
+    def _apply_fields(self, change: dict) -> None:
+        with self._commit_lock():
+            ids = list(self.document_chunks(change["doc_id"]))
+            with self._using() as handle:
+                for start in range(0, len(ids), PAGE):
+                    page = ids[start : start + PAGE]
+                    handle.collection.update(ids=page, metadatas=[dict(change["fields"])] * len(page))
+            self._bump_revision()
+
     def _apply_trust(self, change: dict) -> None:
         with self._commit_lock():
             ids = list(self.document_chunks(change["doc_id"]))
@@ -435,6 +459,8 @@ class ChunkStore:
                 self._remove(change)
             elif change["op"] == "trust":
                 self._apply_trust(change)
+            elif change["op"] == "set":
+                self._apply_fields(change)
             elif self._stored_whole(change):
                 with self._commit_lock():
                     stale = sorted(set(self.document_chunks(change["doc_id"])) - set(change["ids"]))
@@ -471,7 +497,8 @@ class ChunkStore:
                 flagged[meta["doc_id"]] += bool(meta.get(FLAGS_FIELD))
                 metas.setdefault(meta["doc_id"], meta)
         docs = [
-            DocumentSummary(**{k: metas[d][k] for k in DOC_FIELDS if k in metas[d]}, chunks=counts[d], flagged=flagged[d]) for d in metas
+            DocumentSummary(**{k: metas[d][k] for k in DOC_FIELDS if k in metas[d]}, **versions.from_metadata(metas[d]), chunks=counts[d], flagged=flagged[d])
+            for d in metas
         ]
         return sorted(docs, key=lambda d: (d.title.lower(), d.source))
 
