@@ -71,9 +71,9 @@ def test_an_answer_quoting_an_amended_text_says_so_next_to_the_citation(timeline
     beacon, _, ids = timeline
     answer = beacon.ask("How often shall States inspect recruitment agencies under the Regional Action Plan?", filters={"doc_id": ids["plan.md"]})
     assert not answer.refused and answer.citations[0].doc_id == ids["plan.md"]
-    assert answer.citations[0].newer == ["amended by Addendum to the Regional Action Plan (2019-05)"]
+    assert answer.citations[0].newer == ["amended or supplemented by Addendum to the Regional Action Plan (2019-05)"]
     assert answer.citations[0].date == "2010-03-01"
-    assert "Note on dates: [1] Regional Action Plan on Labour Exploitation is amended by Addendum to the Regional Action Plan (2019-05)." in answer.answer
+    assert "Note on dates: [1] Regional Action Plan on Labour Exploitation is amended or supplemented by Addendum to the Regional Action Plan (2019-05)." in answer.answer
     current = beacon.ask("What must shelters for victims of trafficking offer?")
     assert not current.refused and all(not c.newer for c in current.citations) and "Note on dates" not in current.answer
 

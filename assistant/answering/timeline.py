@@ -10,7 +10,7 @@ import re
 from assistant.domain.models import Answer
 from assistant.domain.versions import as_list
 
-VERBS = (("supersedes", "superseded by"), ("amends", "amended by"))
+VERBS = (("supersedes", "superseded by"), ("amends", "amended or supplemented by"))
 
 
 def reference_key(name: str) -> str:
@@ -48,11 +48,15 @@ def newer_versions(doc_id: str, documents: dict[str, dict]) -> list[str]:
 
 def flag_outdated(answer: Answer, documents: dict[str, dict]) -> Answer:
     """Set each citation's `newer` notes and say them after the answer's text."""
-    lines = []
+    numbers: dict[str, list[int]] = {}
     for citation in answer.citations:
         citation.newer = newer_versions(citation.doc_id, documents)
         if citation.newer:
-            lines.append(f"[{citation.n}] {citation.title} is " + "; ".join(citation.newer) + ".")
+            numbers.setdefault(citation.doc_id, []).append(citation.n)
+    lines = []
+    for doc_id, cited in numbers.items():
+        first = next(c for c in answer.citations if c.doc_id == doc_id)
+        lines.append(f"[{', '.join(map(str, cited))}] {first.title} is " + "; ".join(first.newer) + ".")
     if lines and not answer.refused:
         answer.answer += "\n\nNote on dates: " + " ".join(lines)
     return answer
