@@ -165,11 +165,11 @@ def test_a_markdown_citation_marks_exactly_the_quote_and_escapes_the_document(li
     turns, cited = asked(handlers, "Do recruitment agencies charge workers fees?", ids[".md"])
     answer = turns[0]["answer"]
     n = int(cited.split(":")[1])
-    sentence = next(s for s in answer.sentences if n in s.citations)
+    quoted = [s for s in answer.sentences if n in s.citations]
     text = beacon.document_text(ids[".md"])
-    assert text[sentence.char_start:sentence.char_end] == sentence.quote
+    assert quoted and all(text[s.char_start:s.char_end] == s.quote for s in quoted)
     html, state, nav, download = handlers.open_citation(cited, turns, request("tina"))
-    assert re.findall(r"<mark[^>]*>(.*?)</mark>", html) == [presenters.html_text(sentence.quote)]
+    assert re.findall(r"<mark[^>]*>(.*?)</mark>", html) == [presenters.html_text(s.quote) for s in quoted]
     assert "<img" not in html and "<script" not in html and "&lt;img src=x" in html
     assert state["pages"] is None and nav["visible"] is False and download["visible"] is False
 
