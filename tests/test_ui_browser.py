@@ -298,6 +298,10 @@ def test_trainer_uploads_a_document_that_becomes_answerable(browser, server, tmp
     page.locator("#documents").get_by_text("Ruritania hotline card").locator("visible=true").first.click()
     page.wait_for_function("() => document.querySelector('#chunk-preview').innerText.includes('0800 555 0199')")
     assert "contact-number" in page.inner_text("#chunk-preview"), "a phone number is flagged for review"
+    page.wait_for_function("() => document.querySelector('#library-viewer').innerText.includes('0800 555 0199')")
+    with page.expect_download() as download:
+        page.click("#library-viewer-download")
+    assert download.value.suggested_filename.endswith(".md") and Path(download.value.path()).read_text(encoding="utf-8") == HOTLINE
     page.click("#trust")  # the trainer vouches for the number: only trusted documents' numbers are quoted
     page.wait_for_function("() => document.querySelector('#action-status').innerText.startsWith('Trusted')")
     assert "1 flagged · trusted" in page.inner_text("#documents")

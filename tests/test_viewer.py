@@ -192,7 +192,7 @@ def test_trainers_view_library_documents_and_download_the_original(library):
     assert download["visible"] is True and served.read_bytes() == beacon.original_file(ids[".pdf"]).read_bytes()
     assert served.name == f"{ids['.pdf']}.pdf" and beacon.settings.data_dir not in served.parents
     html, state, nav, download = handlers.view_document(ids[".md"], request("tom"))
-    assert "Recruitment screening guide" in html and "<mark" not in html and "&lt;script&gt;" in html
+    assert "Recruitment screening guide" in html and "<mark" not in html and "&lt;script&gt;" in html and "page" not in html
     assert download["visible"] is True and Path(download["value"]).suffix == ".md"
     with pytest.raises(gr.Error, match="Not allowed"):
         handlers.view_document(ids[".pdf"], request("tina"))

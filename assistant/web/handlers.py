@@ -50,7 +50,8 @@ def served_original(original: Path, doc_id: str) -> str:
     folder = Path(tempfile.gettempdir()) / SERVED_ORIGINALS / original.stem[:32]
     served = folder / f"{doc_id}{original.suffix}"
     if not served.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.parent.mkdir(mode=0o700, exist_ok=True)  # originals may be internal: not for other local users
+        folder.mkdir(mode=0o700, exist_ok=True)
         copy = folder / f".{served.name}.{os.getpid()}.tmp"
         shutil.copyfile(original, copy)
         os.replace(copy, served)
@@ -152,7 +153,7 @@ class BeaconUI:
             raise core_error(exc) from exc
         if document is None:
             raise user_error(NO_DOCUMENT, title="Library")
-        return self._view({"doc_id": doc_id, "title": document.title or show.display_source(document.source), "page": 1, "quotes": [], "spans": []}, request)
+        return self._view({"doc_id": doc_id, "title": document.title or show.display_source(document.source), "page": None, "quotes": [], "spans": []}, request)
 
     def _turn_page(self, state: dict | None, step: int, request: gr.Request):
         if not state or not state.get("pages"):
