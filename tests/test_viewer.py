@@ -118,6 +118,17 @@ def test_a_quote_is_found_across_line_breaks_hyphens_and_ligatures():
     start, end = find_quote(page, "Port state inspectors should board every fishing vessel.")
     assert (start, end) == (0, len(page))
     assert find_quote(page, "Nothing like this is on the page") is None
+    # text the extraction left out (a footnote mark, a running header) inside the quote: its two ends still place it
+    long_quote = "Port state inspectors should board every fishing vessel in port and check the crew contracts and the wage records."
+    page = "Intro. Port state inspectors should board every fishing vessel in port 3 and check the crew contracts and the wage records. Next."
+    start, end = find_quote(page, long_quote)
+    assert page[start:end] == "Port state inspectors should board every fishing vessel in port 3 and check the crew contracts and the wage records."
+    # a quote cut by a page break: its beginning before the footer of one page, its end after the header of the next
+    first, second = "Intro. Port state inspectors should board every fishing vessel in port\nPage 4", "Fishing Report 2024\nand check the crew contracts and the wage records. Next."
+    start, end = find_quote(first, long_quote)
+    assert first[start:end] == "Port state inspectors should board every fishing vessel in port"
+    start, end = find_quote(second, long_quote)
+    assert second[start:end] == "and check the crew contracts and the wage records."
 
 
 def test_pages_outside_the_document_and_other_formats_are_typed_errors(library):

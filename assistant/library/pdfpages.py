@@ -21,6 +21,7 @@ SCALE = 1.5  # 108 dpi: readable beside the chat without a huge image
 HIGHLIGHT = (250, 204, 21, 110)  # semi-transparent yellow, the colour of the <mark> in the text viewer
 PAD = 1.5  # points added around each highlighted line
 ANCHOR = 40  # normalised characters matched at each end of a quote the page does not hold whole
+PAGE_EDGE = 80  # normalised characters of a running header or footer between a page's edge and a quote cut by it
 
 Box = tuple[float, float, float, float]  # left, top, right, bottom as fractions of the page (top = 0)
 
@@ -87,9 +88,11 @@ def normalised(text: str) -> tuple[str, list[int]]:
 
 
 def find_quote(page_text: str, quote: str) -> tuple[int, int] | None:
-    """The span of `page_text` (start, end exclusive) that holds `quote`, layout aside; when the
-    page does not hold it whole (a running header inside it, a page break), the span between
-    its first and last `ANCHOR` characters if both are found in order, not too far apart."""
+    """The span of `page_text` (start, end exclusive) that holds `quote`, layout aside. When
+    the page does not hold it whole: the span between its first and last `ANCHOR` characters
+    (text the extraction left out inside it: a running header, a footnote mark), or, for a
+    quote that runs over a page break, its beginning at the end of the page or its end at the
+    start of the page (within `PAGE_EDGE` characters of a footer or header)."""
     text, where = normalised(page_text)
     wanted, _ = normalised(quote)
     if not wanted or not text:
@@ -100,10 +103,19 @@ def find_quote(page_text: str, quote: str) -> tuple[int, int] | None:
     if len(wanted) < 2 * ANCHOR:
         return None
     head = text.find(wanted[:ANCHOR])
-    tail = text.find(wanted[-ANCHOR:], head + ANCHOR) if head >= 0 else -1
-    if tail < 0 or tail + ANCHOR - head > 2 * len(wanted):
-        return None
-    return where[head], _with_closing_mark(page_text, quote, where[tail + ANCHOR - 1] + 1)
+    tail = text.find(wanted[-ANCHOR:], head + ANCHOR if head >= 0 else 0)
+    if head >= 0 and tail >= 0 and tail + ANCHOR - head <= 2 * len(wanted):
+        return where[head], _with_closing_mark(page_text, quote, where[tail + ANCHOR - 1] + 1)
+    if head >= 0:  # the beginning, at the end of this page
+        common = next((i for i, (a, b) in enumerate(zip(text[head:], wanted)) if a != b), min(len(text) - head, len(wanted)))
+        if len(text) - head - common <= PAGE_EDGE:
+            return where[head], where[head + common - 1] + 1
+    if tail >= 0:  # the end, at the start of this page
+        end = tail + ANCHOR
+        common = next((i for i, (a, b) in enumerate(zip(reversed(text[:end]), reversed(wanted))) if a != b), min(end, len(wanted)))
+        if end - common <= PAGE_EDGE:
+            return where[end - common], _with_closing_mark(page_text, quote, where[end - 1] + 1)
+    return None
 
 
 def _with_closing_mark(page_text: str, quote: str, end: int) -> int:

@@ -344,7 +344,7 @@ VIEW_CONTEXT = 6_000  # characters shown before the passage in such a window
 def citation_target(answer: Answer | None, n) -> dict | None:
     """Where citation `n` of an answer points, for the viewer: its document, page, the quoted
     sentences (the text to highlight on a PDF page) and their spans in the stored text (the
-    cited chunk's span when no sentence has one)."""
+    cited chunk's text and span when no sentence gives them)."""
     try:
         citation = next(c for c in (answer.citations if answer else []) if c.n == int(n))
     except (StopIteration, TypeError, ValueError):
@@ -355,7 +355,7 @@ def citation_target(answer: Answer | None, n) -> dict | None:
         spans = [(citation.char_start, citation.char_end)]
     page = next((s.page for s in quoted if s.page), None) or citation.page
     return {"doc_id": citation.doc_id, "title": citation.title or display_source(citation.source), "page": page,
-            "quotes": [s.quote or s.text for s in quoted], "spans": spans}
+            "quotes": [s.quote or s.text for s in quoted] or [citation.text], "spans": spans}
 
 
 def citation_choices(answer: Answer | None, turn: int) -> list[tuple[str, str]]:
