@@ -277,6 +277,9 @@ def test_a_citation_opens_the_viewer_at_the_highlighted_passage(browser, server)
     page.click("#viewer-next")
     page.wait_for_function("() => document.querySelector('#viewer').innerText.includes('page 3 of 3')")
     assert page.locator("#viewer-download").is_hidden()
+    page.click("#viewer-pick input")  # the selector of the latest answer's citations opens it again at its page
+    page.get_by_role("option", name=f"[{n}] Inspecting fishing vessels").click()
+    page.wait_for_function("() => document.querySelector('#viewer').innerText.includes('page 2 of 3')")
     page.context.close()
 
 
