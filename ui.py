@@ -31,7 +31,7 @@ from assistant.web import asset
 from assistant.web.access import Access
 from assistant.web.guard import RequestGuard, authenticator, check_bind_address
 from assistant.web.handlers import BeaconUI
-from assistant.web.presenters import DOC_HEADERS, SOURCES_PLACEHOLDER, STATUS_HEADERS
+from assistant.web.presenters import DOC_HEADERS, SOURCES_PLACEHOLDER, STATUS_HEADERS, VIEWER_PLACEHOLDER
 
 EXAMPLES = [
     "What did the 24th Alliance conference focus on?",
@@ -43,6 +43,21 @@ EXAMPLES = [
 def page_head() -> str:
     """The page's <head> additions: the [n]-marker script (static/beacon.js)."""
     return f"<script>\n{asset('beacon.js')}</script>\n"
+
+
+def viewer_panel(ui: BeaconUI, prefix: str, markdown: dict) -> list:
+    """The source viewer (a PDF page with the quote highlighted, or the text with it marked),
+    its previous/next page buttons and the original's download; returns the handlers' outputs."""
+    shown = gr.Markdown(VIEWER_PLACEHOLDER, elem_id=f"{prefix}viewer", max_height=640, **markdown)
+    state = gr.State(None)
+    with gr.Row(visible=False) as nav:
+        previous = gr.Button("◀ Previous page", size="sm", elem_id=f"{prefix}viewer-previous")
+        following = gr.Button("Next page ▶", size="sm", elem_id=f"{prefix}viewer-next")
+    download = gr.DownloadButton("Download the original", visible=False, size="sm", elem_id=f"{prefix}viewer-download")
+    outputs = [shown, state, nav, download]
+    previous.click(ui.previous_page, [state], outputs, api_visibility="private")
+    following.click(ui.next_page, [state], outputs, api_visibility="private")
+    return outputs
 
 
 def build_app(beacon, users: UserStore | None = None, feedback: FeedbackStore | None = None, workspace: Workspace | None = None) -> gr.Blocks:
@@ -81,8 +96,11 @@ def build_app(beacon, users: UserStore | None = None, feedback: FeedbackStore | 
                         gr.Examples(EXAMPLES, inputs=question)
                     with gr.Column(scale=2):
                         gr.Markdown("### Sources", **markdown)
-                        sources = gr.Markdown(SOURCES_PLACEHOLDER, elem_id="sources", **markdown)
+                        sources = gr.Markdown(SOURCES_PLACEHOLDER, elem_id="sources", max_height=320, **markdown)
+                        pick = gr.Dropdown(label="Open a source of the latest answer", choices=[], elem_id="viewer-pick")
+                        viewer = viewer_panel(ui, "", markdown)
                 source_request = gr.Textbox(elem_id="source-request", elem_classes=["beacon-hidden"], show_label=False, container=False)
+                viewer_request = gr.Textbox(elem_id="viewer-request", elem_classes=["beacon-hidden"], show_label=False, container=False)
                 copy_text = gr.Textbox(elem_id="copy-text", elem_classes=["beacon-hidden"], show_label=False, container=False)
 
             with gr.Tab("Library", id="library", visible=False, elem_id="tab-library") as library_tab:
@@ -115,7 +133,10 @@ def build_app(beacon, users: UserStore | None = None, feedback: FeedbackStore | 
                         confirm_delete = gr.Button("Delete for good", variant="stop", elem_id="confirm-delete")
                         cancel_delete = gr.Button("Cancel")
                 action_status = gr.Markdown("", elem_id="action-status", **markdown)
-                preview = gr.Markdown("", elem_id="chunk-preview", max_height=520, **markdown)
+                with gr.Row():
+                    preview = gr.Markdown("", elem_id="chunk-preview", max_height=640, **markdown)
+                    with gr.Column():
+                        library_viewer = viewer_panel(ui, "library-", markdown)
 
             with gr.Tab("Evals", id="evals", visible=False, elem_id="tab-evals") as evals_tab:
                 with gr.Row():
@@ -134,12 +155,15 @@ def build_app(beacon, users: UserStore | None = None, feedback: FeedbackStore | 
 
         # chat
         chat_out = [question, chat, turns, sources, copy_text, feedback_form]
-        send.click(ui.ask, [question, turns], chat_out, api_name="ask")
-        question.submit(ui.ask, [question, turns], chat_out, api_visibility="private")
+        send.click(ui.ask, [question, turns], chat_out, api_name="ask").then(ui.viewer_choices, [turns], [pick], api_visibility="private")
+        question.submit(ui.ask, [question, turns], chat_out, api_visibility="private").then(ui.viewer_choices, [turns], [pick], api_visibility="private")
+        viewer_request.change(ui.open_citation, [viewer_request, turns], viewer, api_visibility="private", show_progress="hidden")
+        pick.input(ui.open_citation, [pick, turns], viewer, api_visibility="private")
+        closed = (VIEWER_PLACEHOLDER, None, gr.update(visible=False), gr.update(visible=False), gr.update(choices=[], value=None))
         source_request.change(ui.show_sources, [source_request, turns], [sources], api_visibility="private", show_progress="hidden")
         cleared = [chat, turns, sources, copy_text, question, feedback_form, feedback_status]
-        clear.click(ui.new_conversation, None, cleared, api_visibility="private")
-        chat.clear(ui.new_conversation, None, cleared, api_visibility="private")
+        clear.click(ui.new_conversation, None, cleared, api_visibility="private").then(lambda: closed, None, [*viewer, pick], api_visibility="private")
+        chat.clear(ui.new_conversation, None, cleared, api_visibility="private").then(lambda: closed, None, [*viewer, pick], api_visibility="private")
         copy.click(None, [copy_text], None, js=asset("copy.js"))
         chat.like(ui.on_like, [turns], [feedback_turn, feedback_form, feedback_status], api_visibility="private")
         send_feedback.click(ui.submit_feedback, [feedback_turn, reason, comment, turns], [feedback_turn, feedback_form, feedback_status, reason, comment], api_name="feedback")
@@ -156,6 +180,7 @@ def build_app(beacon, users: UserStore | None = None, feedback: FeedbackStore | 
         library_tab.select(ui.library_view, [search], doc_outputs, api_visibility="private")
         documents.select(ui.select_row, None, [selected], api_visibility="private")
         selected.change(ui.preview, [selected], [preview, confirm], api_name="preview_document")
+        selected.change(ui.view_document, [selected], library_viewer, api_name="view_document")
         delete.click(ui.ask_delete, [selected], [confirm, confirm_text], api_visibility="private")
         cancel_delete.click(lambda: gr.update(visible=False), None, [confirm], api_visibility="private")
         confirm_delete.click(ui.delete, [selected, search], [action_status, *doc_outputs, preview, confirm], api_name="delete_document", concurrency_limit=1, concurrency_id="library-write")

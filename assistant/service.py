@@ -11,7 +11,7 @@ import getpass
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,7 @@ from assistant.domain.errors import InvalidInput, NotFound
 from assistant.domain.models import Answer, DocumentSummary, IngestReport, Passage
 from assistant.domain.poison import FLAGS_FIELD, flag_reasons
 from assistant.domain.settings import Settings
+from assistant.library import pdfpages
 from assistant.library.catalogue import LexicalIndex
 from assistant.library.embedder import Embedder
 from assistant.library.reader import BulkLoader, LibraryReader
@@ -285,6 +286,22 @@ class Assistant:
         path = self.ingestor.files.original(meta.get("sha256", ""))
         if path is None:
             raise NotFound(f"The original of {doc_id!r} is not kept; run `beacon ingest {meta.get('source', 'SOURCE')}` again to keep it.")
+        return path
+
+    def page_count(self, doc_id: str) -> int:
+        """How many pages a PDF document's original has (InvalidInput for other formats)."""
+        return pdfpages.page_count(self._original_pdf(doc_id))
+
+    def render_page(self, doc_id: str, page: int, quote: str | Sequence[str] | None = None) -> pdfpages.RenderedPage:
+        """One page of a PDF document's original as a PNG, with the quoted passage(s) highlighted
+        over their lines where the page holds them: what the source viewer shows."""
+        quotes = [quote] if isinstance(quote, str) else list(quote or ())
+        return pdfpages.render_page(self._original_pdf(doc_id), page, quotes)
+
+    def _original_pdf(self, doc_id: str) -> Path:
+        path = self.original_file(doc_id)
+        if path.suffix.lower() != ".pdf":
+            raise InvalidInput(f"{doc_id!r} is not a PDF ({path.suffix or 'no extension'}); `beacon show {doc_id}` prints its text.")
         return path
 
     def _first_chunk(self, doc_id: str) -> dict:

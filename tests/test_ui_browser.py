@@ -20,6 +20,10 @@ if not CHROMIUM.exists():
     pytest.skip("Browser tests need Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium).", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="Browser tests need the playwright package (pip install -e '.[test]').")
 
+from test_viewer import QUESTION as PDF_QUESTION  # noqa: E402
+from test_viewer import QUOTE as PDF_QUOTE  # noqa: E402
+from test_viewer import write_pdf  # noqa: E402
+
 import ui  # noqa: E402
 from assistant import Settings, build_assistant  # noqa: E402
 from assistant.records.feedback import FeedbackStore, feedback_file  # noqa: E402
@@ -95,6 +99,7 @@ def server(tmp_path_factory):
     data, docs = tmp_path_factory.mktemp("data"), tmp_path_factory.mktemp("docs")
     for name, text in [("forced-labour-indicators.md", INDICATORS), ("first-contact.md", FIRST_CONTACT), ("shelter-checklist.md", HOSTILE)]:
         (docs / name).write_text(text, encoding="utf-8")
+    write_pdf(docs / "fishing-inspections.pdf")
     beacon = build_assistant(Settings(data_dir=data))
     inputs = [str(docs)] + [str(p) for p in (SHARED / "seeds",) if p.is_dir()]
     assert all(r.status == "added" for r in beacon.ingest(inputs))
@@ -245,6 +250,39 @@ def test_answer_citations_open_their_source_and_feedback_is_stored(browser, serv
     page.context.close()
 
 
+def test_a_citation_opens_the_viewer_at_the_highlighted_passage(browser, server):
+    """[n] opens the cited place: the Markdown text with the quote marked, the PDF page with
+    its lines highlighted (previous/next page); a trainee gets no download of the original."""
+    page = login(browser, server, "tina")
+    question = "Can employers keep workers passports?"
+    expected = server.beacon.ask(question)
+    n = next(c.n for c in expected.citations if c.source.endswith("forced-labour-indicators.md"))
+    quote = next(s.quote for s in expected.sentences if n in s.citations)
+    ask(page, question, 1)
+    page.locator(f'#chat a.cite[href="#src-0-{n}"]').first.click()
+    page.wait_for_selector("#viewer mark.beacon-viewer-target")
+    assert " ".join(page.inner_text("#viewer mark.beacon-viewer-target").split()) == " ".join(quote.split())
+    assert page.locator("#viewer-next").is_hidden() and page.locator("#viewer-download").is_hidden()
+    page.screenshot(path=SCREENSHOTS / "viewer-text.png")
+
+    expected = server.beacon.ask(PDF_QUESTION)
+    n = next(c.n for c in expected.citations if c.source.endswith("fishing-inspections.pdf"))
+    assert any(n in s.citations and s.quote == PDF_QUOTE for s in expected.sentences)
+    ask(page, PDF_QUESTION, 2)
+    page.locator(f'#chat a.cite[href="#src-1-{n}"]').first.click()
+    page.wait_for_function("() => (document.querySelector('#viewer') || {innerText: ''}).innerText.includes('page 2 of 3')")
+    page.wait_for_function("() => { const img = document.querySelector('#viewer .beacon-page img'); return img && img.complete && img.naturalWidth > 500; }")
+    assert page.locator("#viewer .beacon-viewer-target").count() == 1, "the page carries the highlight's scroll anchor"
+    page.screenshot(path=SCREENSHOTS / "viewer-pdf.png")
+    page.click("#viewer-next")
+    page.wait_for_function("() => document.querySelector('#viewer').innerText.includes('page 3 of 3')")
+    assert page.locator("#viewer-download").is_hidden()
+    page.click("#viewer-pick input")  # the selector of the latest answer's citations opens it again at its page
+    page.get_by_role("option", name=f"[{n}] Inspecting fishing vessels").click()
+    page.wait_for_function("() => document.querySelector('#viewer').innerText.includes('page 2 of 3')")
+    page.context.close()
+
+
 def test_trainer_uploads_a_document_that_becomes_answerable(browser, server, tmp_path):
     page = login(browser, server, "tom")
     assert tab_names(page) == ["Chat", "Library"]
@@ -263,6 +301,10 @@ def test_trainer_uploads_a_document_that_becomes_answerable(browser, server, tmp
     page.locator("#documents").get_by_text("Ruritania hotline card").locator("visible=true").first.click()
     page.wait_for_function("() => document.querySelector('#chunk-preview').innerText.includes('0800 555 0199')")
     assert "contact-number" in page.inner_text("#chunk-preview"), "a phone number is flagged for review"
+    page.wait_for_function("() => document.querySelector('#library-viewer').innerText.includes('0800 555 0199')")
+    with page.expect_download() as download:
+        page.click("#library-viewer-download")
+    assert download.value.suggested_filename.endswith(".md") and Path(download.value.path()).read_text(encoding="utf-8") == HOTLINE
     page.click("#trust")  # the trainer vouches for the number: only trusted documents' numbers are quoted
     page.wait_for_function("() => document.querySelector('#action-status').innerText.startsWith('Trusted')")
     assert "1 flagged · trusted" in page.inner_text("#documents")

@@ -9,6 +9,7 @@ fix the problem.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -26,6 +27,7 @@ from assistant.web import presenters as show
 from assistant.web.access import Access, requires, user_error
 
 NO_DOCUMENT = "Select a document first."
+SERVED_ORIGINALS = "beacon-originals"  # folder under the system temp dir that the download button serves from
 
 
 def core_error(exc: BeaconError) -> gr.Error:
@@ -40,6 +42,20 @@ def served_copies(out_dir: Path) -> tuple[list[tuple[str, str]], str | None]:
     plots = [(str(shutil.copy(png, shown / png.name)), png.stem.replace("_", " ")) for png in sorted(out_dir.glob("*.png"))]
     report_file = out_dir / "report.html"
     return plots, (str(shutil.copy(report_file, shown / "report.html")) if report_file.is_file() else None)
+
+
+def served_original(original: Path, doc_id: str) -> str:
+    """A document's kept original, copied (once per content) to a temp folder for the download
+    button, named after the document: the data dir itself is never served."""
+    folder = Path(tempfile.gettempdir()) / SERVED_ORIGINALS / original.stem[:32]
+    served = folder / f"{doc_id}{original.suffix}"
+    if not served.is_file():
+        folder.parent.mkdir(mode=0o700, exist_ok=True)  # originals may be internal: not for other local users
+        folder.mkdir(mode=0o700, exist_ok=True)
+        copy = folder / f".{served.name}.{os.getpid()}.tmp"
+        shutil.copyfile(original, copy)
+        os.replace(copy, served)
+    return str(served)
 
 
 class BeaconUI:
@@ -102,6 +118,80 @@ class BeaconUI:
     @requires("chat")
     def new_conversation(self, request: gr.Request):
         return [], [], show.SOURCES_PLACEHOLDER, "", "", gr.update(visible=False), ""
+
+    # source viewer (chat and library)
+    @requires("chat")
+    def viewer_choices(self, turns: list, request: gr.Request):
+        """The [n] selector: the citations of the latest answer."""
+        turn = len(turns or []) - 1
+        return gr.update(choices=show.citation_choices(show.turn_answer(turns, turn), turn), value=None)
+
+    @requires("chat")
+    def open_citation(self, requested: str, turns: list, request: gr.Request):
+        """Open citation "turn:n" of the conversation in the viewer. Only what an answer cited
+        can be opened here: the citation is looked up in the server-held conversation."""
+        turn, _, rest = (requested or "").partition(":")
+        target = show.citation_target(show.turn_answer(turns, turn), rest.partition(":")[0])
+        return self._view(target, request) if target else (gr.skip(),) * 4
+
+    @requires("chat")
+    def previous_page(self, state: dict | None, request: gr.Request):
+        return self._turn_page(state, -1, request)
+
+    @requires("chat")
+    def next_page(self, state: dict | None, request: gr.Request):
+        return self._turn_page(state, 1, request)
+
+    @requires("library")
+    def view_document(self, doc_id: str | None, request: gr.Request):
+        """A library document in the viewer: its first page, or the start of its text."""
+        if not doc_id:
+            return show.VIEWER_PLACEHOLDER, None, gr.update(visible=False), gr.update(visible=False)
+        try:
+            document = self.beacon.document(doc_id)
+        except BeaconError as exc:
+            raise core_error(exc) from exc
+        if document is None:
+            raise user_error(NO_DOCUMENT, title="Library")
+        return self._view({"doc_id": doc_id, "title": document.title or show.display_source(document.source), "page": None, "quotes": [], "spans": []}, request)
+
+    def _turn_page(self, state: dict | None, step: int, request: gr.Request):
+        if not state or not state.get("pages"):
+            return (gr.skip(),) * 4
+        page = min(max(1, int(state["page"]) + step), int(state["pages"]))
+        return self._view({**state, "page": page}, request) if page != state["page"] else (gr.skip(),) * 4
+
+    def _view(self, target: dict, request: gr.Request):
+        """(viewer HTML, viewer state, previous/next row, download button) for a target: a PDF
+        page image with the quote highlighted, else the stored text with the quote marked."""
+        doc_id, title = target["doc_id"], target["title"]
+        state, html = {**target, "pages": None}, None
+        try:
+            rendered = self.beacon.render_page(doc_id, int(target.get("page") or 1), target.get("quotes") or [])
+            state.update(page=rendered.page, pages=rendered.pages)
+            html = show.format_page_view(title, rendered.png, rendered.page, rendered.pages, rendered.highlights, bool(target.get("quotes")))
+        except InvalidInput:
+            pass  # not a PDF: shown as text
+        except BeaconError:
+            pass  # the original is not kept (an older ingest) or has no such page: its text is still shown
+        if html is None:
+            try:
+                text = self.beacon.document_text(doc_id)
+                where = f"page {target['page']}" if target.get("page") else ""
+                html = show.format_text_view(title, text, target.get("spans") or [], where)
+            except BeaconError as exc:
+                html = show.format_viewer_error(str(exc))
+        return html, state, gr.update(visible=bool(state["pages"])), self._download(doc_id, request)
+
+    def _download(self, doc_id: str, request: gr.Request):
+        """The original's download button, for the roles that may download originals (the library's)."""
+        _, role = self.access.identify(request)
+        if not can(role, "library"):
+            return gr.update(visible=False, value=None)
+        try:
+            return gr.update(visible=True, value=served_original(self.beacon.original_file(doc_id), doc_id))
+        except (BeaconError, OSError):
+            return gr.update(visible=False, value=None)
 
     # feedback
     @requires("feedback")

@@ -7,6 +7,7 @@ documents and answers is escaped before it is rendered (`escape_text` for Markdo
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from pathlib import Path
@@ -139,7 +140,8 @@ def format_sources(answer: Answer, turn: int = 0) -> str:
         place = f" — {html_text(c.locator)}" if c.locator else ""
         blocks.append(
             f'<div class="beacon-source" id="src-{turn}-{c.n}">'
-            f'<div class="beacon-source-head"><span class="beacon-n">[{c.n}]</span> <strong>{html_text(c.title or display_source(c.source))}</strong>{place}</div>'
+            f'<div class="beacon-source-head"><span class="beacon-n">[{c.n}]</span> <strong>{html_text(c.title or display_source(c.source))}</strong>{place}'
+            f'<a class="beacon-open" href="#view-{turn}-{c.n}" title="Open the source at this passage">open ▸</a></div>'
             f'<div class="beacon-source-link">{source_link(c.url, c.source)}</div>'
             f"<blockquote>{highlight(c.text, quoted)}</blockquote></div>"
         )
@@ -331,3 +333,85 @@ def dataset_label(path: Path, uploads_dir: Path) -> str:
     """A dataset as the Evals dropdown names it: its file name, and whether a user uploaded it."""
     where = "uploaded" if uploads_dir in path.parents else "bundled"
     return f"{path.name} ({where})"
+
+
+# -- source viewer ------------------------------------------------------------------------------
+VIEWER_PLACEHOLDER = "<p class='beacon-muted'>Click a [n] marker (or pick it above) to open the source at the quoted passage.</p>"
+MAX_VIEW_CHARS = 20_000  # of a long text, the window around the passage that is shown
+VIEW_CONTEXT = 6_000  # characters shown before the passage in such a window
+
+
+def citation_target(answer: Answer | None, n) -> dict | None:
+    """Where citation `n` of an answer points, for the viewer: its document, page, the quoted
+    sentences (the text to highlight on a PDF page) and their spans in the stored text (the
+    cited chunk's text and span when no sentence gives them)."""
+    try:
+        citation = next(c for c in (answer.citations if answer else []) if c.n == int(n))
+    except (StopIteration, TypeError, ValueError):
+        return None
+    quoted = [s for s in answer.sentences if citation.n in s.citations and s.doc_id in (None, citation.doc_id)]
+    spans = [(s.char_start, s.char_end) for s in quoted if s.char_start is not None and s.char_end is not None]
+    if not spans and citation.char_start is not None and citation.char_end is not None:
+        spans = [(citation.char_start, citation.char_end)]
+    page = next((s.page for s in quoted if s.page), None) or citation.page
+    return {"doc_id": citation.doc_id, "title": citation.title or display_source(citation.source), "page": page,
+            "quotes": [s.quote or s.text for s in quoted] or [citation.text], "spans": spans}
+
+
+def citation_choices(answer: Answer | None, turn: int) -> list[tuple[str, str]]:
+    """(label, "turn:n") for each citation of an answer: the viewer's [n] selector."""
+    if answer is None or answer.refused:
+        return []
+    return [(f"[{c.n}] {(c.title or display_source(c.source))[:60]}", f"{turn}:{c.n}") for c in answer.citations]
+
+
+def _viewer_head(title: str, where: str) -> str:
+    return f"<div class='beacon-viewer-head'><strong>{html_text(title)}</strong> <span class='beacon-muted'>{html_text(where)}</span></div>"
+
+
+def format_page_view(title: str, png: bytes, page: int, pages: int, highlights: list, quoted: bool) -> str:
+    """A rendered PDF page with its highlight already painted; an invisible anchor at the first
+    highlighted line lets the page script scroll to it."""
+    image = base64.b64encode(png).decode("ascii")
+    anchor = f"<span class='beacon-viewer-target' style='top:{max(0.0, highlights[0][1] * 100 - 5):.1f}%'></span>" if highlights else ""
+    note = "<p class='beacon-muted'>The quoted text was not found on this page's text layer; it may run over from another page.</p>" if quoted and not highlights else ""
+    return (
+        f"<div class='beacon-viewer' data-view='page-{page}'>{_viewer_head(title, f'page {page} of {pages}')}{note}"
+        f"<div class='beacon-page'><img src='data:image/png;base64,{image}' alt='{html_text(f'Page {page} of {title}')}'>{anchor}</div></div>"
+    )
+
+
+def _text_html(text: str) -> str:
+    return html_text(text.replace("\r\n", "\n")).replace("\n", "<br>")
+
+
+def format_text_view(title: str, text: str, spans: list[tuple[int, int]], where: str = "") -> str:
+    """A document's stored text, escaped, with the quoted spans in <mark> (the first one is the
+    scroll target); a long text is cut to a window around the first span."""
+    spans = sorted((max(0, s), min(len(text), e)) for s, e in spans if s is not None and e is not None and s < e)
+    merged: list[list[int]] = []
+    for s, e in spans:
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    first = merged[0][0] if merged else 0
+    start = max(0, first - VIEW_CONTEXT) if len(text) > MAX_VIEW_CHARS else 0
+    end = min(len(text), start + MAX_VIEW_CHARS)
+    parts = [f"<p class='beacon-muted'>… {start:,} characters before.</p>"] if start else []
+    at = start
+    for i, (s, e) in enumerate(merged):
+        s, e = max(s, start), min(e, end)
+        if s >= e:
+            continue
+        target = " class='beacon-viewer-target'" if i == 0 else ""
+        parts += [_text_html(text[at:s]), f"<mark{target}>{_text_html(text[s:e])}</mark>"]
+        at = e
+    parts.append(_text_html(text[at:end]))
+    if end < len(text):
+        parts.append(f"<p class='beacon-muted'>… {len(text) - end:,} characters after.</p>")
+    return f"<div class='beacon-viewer' data-view='text'>{_viewer_head(title, where)}<div class='beacon-text'>{''.join(parts)}</div></div>"
+
+
+def format_viewer_error(message: str) -> str:
+    return f"<div class='beacon-viewer'><p class='beacon-muted'>⚠️ {html_lines(message)}</p></div>"
