@@ -56,14 +56,16 @@ dev-library: install
 eval: library
 	$(BIN)/beacon eval evals/golden.jsonl --out evals/out --baselines \
 		--fail-under recall@k=0.9 --fail-under answer_containment=0.85 --fail-under refusal_accuracy=0.75 \
-		--fail-under false_refusal_rate=0.05 --fail-under citation_precision=0.95 --fail-under faithfulness=0.95
+		--fail-under false_refusal_rate=0.05 --fail-under citation_precision=0.95 --fail-under faithfulness=0.95 \
+		--fail-under quote_exactness=1.0
 	@if [ -f "$(DEVSET)" ]; then $(MAKE) --no-print-directory eval-devset; \
 	else echo "eval: $(DEVSET) not found; the development set was NOT evaluated"; fi
 
 eval-devset: dev-library
 	BEACON_DATA_DIR=$(DEV_DATA_DIR) $(BIN)/beacon eval $(DEVSET) --out evals/out/devset --baselines \
 		--fail-under recall@k=0.9 --fail-under answer_containment=0.48 --fail-under refusal_accuracy=0.8 \
-		--fail-under false_refusal_rate=0.3 --fail-under citation_precision=0.95 --fail-under faithfulness=0.95
+		--fail-under false_refusal_rate=0.3 --fail-under citation_precision=0.95 --fail-under faithfulness=0.95 \
+		--fail-under quote_exactness=1.0
 
 # Benchmarks on this machine (each prints a table for BENCHMARKS.md); query_scale.py builds up to
 # 100k chunks and takes several minutes. llm_latency.py is left out: it needs the local-llm extra
