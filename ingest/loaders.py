@@ -42,11 +42,13 @@ MAX_DOCX_UNPACKED = 200 * 1024 * 1024  # a .docx that unpacks to more than this 
 
 @dataclass
 class Section:
-    """A run of text under one heading path (and, for PDFs, on one page)."""
+    """A run of text under one heading path (and, for PDFs, on one page). A PDF footnote is a
+    section of its own, with its marker as `note`, so it is cited as "p. 4, note 2"."""
 
     headings: list[str]
     text: str
     page: int | None = None
+    note: str | None = None
 
 
 @dataclass
@@ -241,35 +243,25 @@ def unescape_markdown(text: str) -> str:
 
 # --- PDF --------------------------------------------------------------------------------------
 def load_pdf(data: bytes) -> LoadedDocument:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    """Body text page by page (furniture removed, columns in order; see `ingest.pdf`), split on
+    'Article N' lines; each page's footnotes follow its body as sections of their own."""
+    from ingest.pdf import extract_pdf
 
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise IngestError("The PDF is encrypted with a password; save an unprotected copy and ingest that.")
-        pages = [page.extract_text() or "" for page in reader.pages]
-        info = reader.metadata
-    except IngestError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
-        raise IngestError(f"The PDF is damaged or not a PDF ({exc}); re-export it and ingest again.") from exc
-    except Exception as exc:  # pypdf surfaces many low-level errors on corrupt input
-        if "crypt" in str(exc).lower() or "AES" in str(exc):
-            raise IngestError("The PDF is encrypted and cannot be read; save an unprotected copy and ingest that.") from exc
-        raise IngestError(f"The PDF could not be read ({type(exc).__name__}: {exc}); re-export it and ingest again.") from exc
-    if not any(p.strip() for p in pages):
+    extracted = extract_pdf(data)
+    if not any(p.strip() for p in extracted.pages) and not any(extracted.footnotes):
         raise IngestError("The PDF has no extractable text (is it scanned images?); OCR is not enabled, so ingest a text PDF.")
     sections: list[Section] = []
     carried: list[str] = []  # an article that runs over a page break keeps its heading
-    for number, page_text in enumerate(pages, start=1):
-        page_sections = sections_from_lines(page_text, markdown=False)
-        for section in page_sections:
+    for number, (page_text, notes) in enumerate(zip(extracted.pages, extracted.footnotes), start=1):
+        for section in sections_from_lines(page_text, markdown=False):
             headings = section.headings or carried
             sections.append(Section(headings=headings, text=section.text, page=number))
             carried = headings
-    title = (info.title if info and info.title else "") or _first_line_title(pages[0] if pages[0].strip() else "\n".join(pages))
-    return LoadedDocument("pdf", str(title).strip(), sections)
+        for note in notes:
+            sections.append(Section(headings=carried, text=note.text, page=number, note=note.marker or None))
+    first_text = next((p for p in extracted.pages if p.strip()), "")
+    title = extracted.title or _first_line_title(first_text)
+    return LoadedDocument("pdf", title.strip(), sections)
 
 
 # --- DOCX -------------------------------------------------------------------------------------
