@@ -1,0 +1,313 @@
+"""Faithful PDF text: PDFs laid out like real reports (running header and footer, page numbers,
+words hyphenated at line ends, footnotes in small type, a two-column page) are generated here
+with fpdf2, and what Beacon extracts is checked against the text they were written from.
+
+The two columns are written row by row (left line, right line, next row ...), as some
+producers do, so text read in content-stream order interleaves them; only a reader that uses
+the characters' positions gets them right.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from assistant import IngestError, Settings, build_assistant
+from ingest.loaders import load_bytes
+from ingest.pdf import Vocabulary, extract_pdf, join_hyphenated
+
+TITLE = "Handbook on Referral of Presumed Victims"
+HEADER = "Council of Europe - Handbook on Referral"
+FOOTER = "Page {n} of 4"
+BODY_SIZE = 11
+NOTE_SIZE = 8
+LINE_HEIGHT = 6
+
+PAGE_1 = [
+    "Labour inspectors play a key role in detecting forced labour in agriculture and construction.",
+    "They should refer presumed victims to the national referral mechanism without delay.",
+]
+# Page 2: hyphenated line ends, written line by line so the breaks are exactly here.
+PAGE_2_LINES = [
+    "Frontline staff who meet presumed victims of human traf-",  # typesetter's hyphen: rejoin
+    "ficking must explain their rights in a language they under-",
+    "stand. Cooperation between agencies is essential, and the so-",  # genuine compound: keep
+    "called reflection period lasts at least thirty days. Close co-",  # 'cooperation' occurs: rejoin
+    "operation with shelters helps, as does a well-trained interpreter.",
+]
+PAGE_2_TEXT = (
+    "Frontline staff who meet presumed victims of human trafficking must explain their rights in a language "
+    "they understand. Cooperation between agencies is essential, and the so-called reflection period lasts at "
+    "least thirty days. Close cooperation with shelters helps, as does a well-trained interpreter."
+)
+# Page 2 also carries two footnotes, referenced by superscript numbers in the body.
+NOTE_1 = "See Article 10 of the Council of Europe Convention on Action against Trafficking in Human Beings."
+NOTE_2 = "Explanatory Report, paragraph 127, on the identification of victims."
+# Page 3: two columns; the last sentence of the left column runs on into the right column.
+LEFT_COLUMN = (
+    "Shelters for survivors must offer safe accommodation, medical care and psychological support to every "
+    "resident. Admission is voluntary and never depends on cooperation with the police. "
+    "Residents may stay for as long as they need to recover, and staff review each case"
+)
+RIGHT_COLUMN = (
+    "with the resident every month, in writing and with an interpreter where needed. "
+    "Children are placed in specialised shelters separate from adults. Every shelter keeps a register "
+    "of admissions that only its director may consult."
+)
+RUN_ON_SENTENCE = (
+    "Residents may stay for as long as they need to recover, and staff review each case "
+    "with the resident every month, in writing and with an interpreter where needed."
+)
+PAGE_3_HEADING = "Standards for shelters"
+PAGE_4 = ["Article 12", "Each Party shall adopt measures to assist victims in their physical and social recovery."]
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _furniture(pdf, number: int) -> None:
+    pdf.set_font("helvetica", size=9)
+    pdf.set_xy(10, 8)
+    pdf.cell(0, 5, HEADER)
+    pdf.set_xy(10, 284)
+    pdf.cell(0, 5, FOOTER.format(n=number), align="C")
+    pdf.set_font("helvetica", size=BODY_SIZE)
+    pdf.set_xy(10, 25)
+
+
+def _wrapped(pdf, width: float, text: str) -> list[str]:
+    return [str(line) for line in pdf.multi_cell(width, LINE_HEIGHT, text, dry_run=True, output="LINES")]
+
+
+def report_pdf(path: Path) -> Path:
+    """A four-page report with every feature of a real one; returns its path."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(False)
+    pdf.set_title(TITLE)
+
+    pdf.add_page()
+    _furniture(pdf, 1)
+    for paragraph in PAGE_1:
+        pdf.multi_cell(0, LINE_HEIGHT, paragraph, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(3)
+
+    pdf.add_page()
+    _furniture(pdf, 2)
+    for index, line in enumerate(PAGE_2_LINES):
+        pdf.set_font("helvetica", size=BODY_SIZE)
+        pdf.cell(pdf.get_string_width(line), LINE_HEIGHT, line)
+        if index in (1, 4):  # a footnote reference: a small raised number after the line's text
+            marker = "1" if index == 1 else "2"
+            pdf.set_font("helvetica", size=7)
+            pdf.set_xy(pdf.get_x(), pdf.get_y() - 1.5)
+            pdf.cell(3, LINE_HEIGHT, marker)
+            pdf.set_xy(pdf.get_x(), pdf.get_y() + 1.5)
+        pdf.ln(LINE_HEIGHT)
+    pdf.line(10, 262, 60, 262)  # the footnote separator
+    pdf.set_xy(10, 264)
+    for marker, note in (("1", NOTE_1), ("2", NOTE_2)):
+        pdf.set_font("helvetica", size=NOTE_SIZE)
+        pdf.multi_cell(0, 4, f"{marker} {note}", new_x="LMARGIN", new_y="NEXT")
+
+    pdf.add_page()
+    _furniture(pdf, 3)
+    pdf.set_font("helvetica", "B", size=13)
+    pdf.cell(0, 8, PAGE_3_HEADING, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("helvetica", size=BODY_SIZE)
+    left, right = _wrapped(pdf, 88, LEFT_COLUMN), _wrapped(pdf, 88, RIGHT_COLUMN)
+    top = pdf.get_y() + 4
+    for row in range(max(len(left), len(right))):  # row by row: left line, then right line
+        y = top + row * LINE_HEIGHT
+        if row < len(left):
+            pdf.set_xy(10, y)
+            pdf.cell(88, LINE_HEIGHT, left[row])
+        if row < len(right):
+            pdf.set_xy(112, y)
+            pdf.cell(88, LINE_HEIGHT, right[row])
+
+    pdf.add_page()
+    _furniture(pdf, 4)
+    for paragraph in PAGE_4:
+        pdf.multi_cell(0, LINE_HEIGHT, paragraph, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    """The four-page report PDF."""
+    return report_pdf(tmp_path_factory.mktemp("pdf") / "handbook.pdf")
+
+
+@pytest.fixture(scope="module")
+def loaded(report):
+    """The report as the PDF loader reads it."""
+    return load_bytes(report.read_bytes(), "pdf")
+
+
+@pytest.fixture(scope="module")
+def extracted(report):
+    """The report's body text per page and footnotes, as `ingest.pdf` extracts them."""
+    return extract_pdf(report.read_bytes())
+
+
+def body_of(extracted, page: int) -> str:
+    return flat(extracted.pages[page - 1])
+
+
+# --- running header, footer, page numbers ---------------------------------------------------
+def test_running_header_and_page_numbers_are_not_in_the_text(loaded):
+    text = flat(loaded.text)
+    assert HEADER not in text and "Handbook on Referral" not in text.replace(TITLE, "")
+    assert not re.search(r"Page \d of 4", text)
+
+
+def test_every_page_keeps_its_body_text(extracted):
+    assert body_of(extracted, 1) == flat(" ".join(PAGE_1))
+    assert body_of(extracted, 4) == flat(" ".join(PAGE_4))
+
+
+@pytest.mark.parametrize("number_style", ["{n}", "- {n} -", "Page {n}", "p. {n}"])
+def test_bare_page_numbers_of_any_style_are_dropped(tmp_path, number_style):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_auto_page_break(False)
+    pdf.set_font("helvetica", size=BODY_SIZE)
+    sentences = [f"Paragraph {n} says that victims have a right to assistance number {n}." for n in (1, 2)]
+    for n, sentence in enumerate(sentences, start=1):
+        pdf.add_page()
+        pdf.multi_cell(0, LINE_HEIGHT, sentence)
+        pdf.set_xy(10, 284)
+        pdf.cell(0, 5, number_style.format(n=n + 6), align="C")
+    pages = extract_pdf(bytes(pdf.output())).pages
+    assert [flat(p) for p in pages] == sentences
+
+
+def test_a_line_repeated_at_the_top_of_few_pages_is_kept(tmp_path):
+    """Only lines on most pages are furniture; a heading that recurs twice in ten pages stays."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=BODY_SIZE)
+    for n in range(1, 11):
+        pdf.add_page()
+        if n in (3, 7):
+            pdf.cell(0, LINE_HEIGHT, "Recommendations", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, LINE_HEIGHT, f"Text of page {n} about assistance to victims.")
+    pages = extract_pdf(bytes(pdf.output())).pages
+    assert pages[2].startswith("Recommendations") and pages[6].startswith("Recommendations")
+
+
+# --- hyphenation --------------------------------------------------------------------------------
+def test_words_hyphenated_at_line_ends_are_rejoined_and_real_hyphens_kept(extracted):
+    assert body_of(extracted, 2) == PAGE_2_TEXT
+
+
+@pytest.mark.parametrize(
+    ("lines", "vocabulary", "expected"),
+    [
+        (["victims of traf-", "ficking are"], "", "victims of trafficking\nare"),
+        (["the so-", "called period."], "", "the so-called\nperiod."),
+        (["close co-", "operation"], "cooperation matters", "close cooperation\n"),
+        (["a child-", "friendly room"], "child-friendly rooms", "a child-friendly\nroom"),
+        (["the Anti-", "Slavery Act"], "", "the Anti-\nSlavery Act"),  # capital: not a broken word
+        (["in 2010-", "2015"], "", "in 2010-\n2015"),
+        (["well-", "being."], "", "well-being.\n"),
+    ],
+)
+def test_line_end_hyphen_rule(lines, vocabulary, expected):
+    assert join_hyphenated(lines, Vocabulary([vocabulary])) == expected
+
+
+# --- footnotes ----------------------------------------------------------------------------------
+def test_footnotes_are_out_of_the_body_and_are_their_own_sections(loaded, extracted):
+    body = body_of(extracted, 2)
+    assert "Article 10" not in body and "Explanatory Report" not in body
+    assert not re.search(r"\b(?:language|interpreter)\s?[12]\b", body)  # the reference numbers are gone too
+    notes = [(s.page, s.note, s.text) for s in loaded.sections if s.note is not None]
+    assert notes == [(2, "1", NOTE_1), (2, "2", NOTE_2)]
+
+
+def test_small_type_at_the_page_bottom_is_a_footnote_without_a_separator(tmp_path):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=BODY_SIZE)
+    pdf.multi_cell(0, LINE_HEIGHT, "States shall protect the private life of victims.*")
+    pdf.set_xy(10, 270)
+    pdf.set_font("helvetica", size=NOTE_SIZE)
+    pdf.multi_cell(0, 4, "* As required by Article 11 of the Convention, also in court proceedings.")
+    extracted = extract_pdf(bytes(pdf.output()))
+    assert flat(extracted.pages[0]) == "States shall protect the private life of victims.*"
+    [note] = extracted.footnotes[0]
+    assert (note.page, note.marker, note.text) == (1, "*", "As required by Article 11 of the Convention, also in court proceedings.")
+
+
+def test_small_print_without_a_marker_stays_in_the_body(tmp_path):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=BODY_SIZE)
+    pdf.multi_cell(0, LINE_HEIGHT, "Victims may apply for compensation.")
+    pdf.set_xy(10, 270)
+    pdf.set_font("helvetica", size=NOTE_SIZE)
+    pdf.multi_cell(0, 4, "Source: national statistics office, survey of victim assistance services.")
+    extracted = extract_pdf(bytes(pdf.output()))
+    assert "Source: national statistics office" in extracted.pages[0] and extracted.footnotes == [[]]
+
+
+# --- two columns ----------------------------------------------------------------------------------
+def test_two_column_page_is_read_column_by_column(extracted):
+    assert body_of(extracted, 3) == flat(f"{PAGE_3_HEADING} {LEFT_COLUMN} {RIGHT_COLUMN}")
+
+
+def test_a_single_column_page_with_short_lines_is_not_split(tmp_path):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=BODY_SIZE)
+    items = [f"{n}. Indicator number {n} of forced labour" for n in range(1, 9)]
+    for item in items:
+        pdf.cell(0, LINE_HEIGHT, item, new_x="LMARGIN", new_y="NEXT")
+    assert extract_pdf(bytes(pdf.output())).pages[0].splitlines() == items
+
+
+# --- errors -------------------------------------------------------------------------------------
+def test_a_truncated_pdf_says_it_is_damaged(report):
+    data = report.read_bytes()
+    with pytest.raises(IngestError, match="damaged"):
+        load_bytes(data[: len(data) - 200], "pdf")
+
+
+# --- the real pipeline --------------------------------------------------------------------------
+def test_locators_cite_page_and_note(tmp_path, report):
+    beacon = build_assistant(Settings(data_dir=tmp_path / "data"))
+    [result] = beacon.ingest([str(report)])
+    assert result.error is None, result.error
+    chunks = beacon.document_chunks(result.doc_id)
+    note = next(c for c in chunks if "Explanatory Report" in c["text"])
+    assert note["locator"] == "p. 2, note 2" and note["page"] == 2
+    article = next(c for c in chunks if "physical and social recovery" in c["text"])
+    assert article["locator"] == "Article 12, p. 4"
+    assert not any(HEADER in c["text"] or re.search(r"Page \d of 4", c["text"]) for c in chunks)
+
+
+def test_answer_from_a_two_column_page_quotes_a_whole_sentence_and_cites_its_page(tmp_path, report):
+    beacon = build_assistant(Settings(data_dir=tmp_path / "data"))
+    beacon.ingest([str(report)])
+    answer = beacon.ask("How often do staff review the case of a shelter resident?")
+    assert not answer.refused, answer.refusal_reason
+    quoted = [s for s in answer.sentences if "review each case" in s.text]
+    assert quoted, answer.answer
+    assert flat(RUN_ON_SENTENCE) in flat(quoted[0].text)
+    cited = {c.n: c for c in answer.citations}
+    assert any(cited[n].locator == "p. 3" for n in quoted[0].citations), answer.citations
