@@ -72,6 +72,7 @@ class Glyph:
     bottom: float
     size: float  # height of the font box (ascent to descent), in points
     space_before: bool
+    turn: int | None = 0  # quarter turns of the text direction (None: at a slant, e.g. a watermark)
 
 
 @dataclass
@@ -85,8 +86,10 @@ class Line:
     bottom: float
     baseline: float
     size: float
-    text: str  # without superscripts (the words a reader quotes)
+    text: str  # without footnote references (the words a reader quotes)
     marker: str = ""  # a leading superscript (a footnote's own number), if any
+    refs: list[str] = field(default_factory=list)  # footnote references (superscripts) in the line
+    rtl: bool = False
 
     @property
     def width(self) -> float:
@@ -150,19 +153,59 @@ def _glyphs(textpage) -> list[Glyph]:
         if not char or char.isspace() or raw.FPDFText_IsGenerated(handle, index) == 1:
             pending_space = True
             continue
-        if char == "\ufffe" or char == "\x02":
+        if char in ("\ufffe", "\x02"):  # PDFium's mark for a line-end hyphen it recognised
             char = "-"
         if not raw.FPDFText_GetLooseCharBox(handle, index, box):
             continue
         raw.FPDFText_GetCharOrigin(handle, index, x, y)
-        size = box.top - box.bottom
-        if size <= 0:
+        if box.top - box.bottom <= 0 and box.right - box.left <= 0:
             continue
         if char in LIGATURES:
             char = unicodedata.normalize("NFKC", char)
-        glyphs.append(Glyph(char, box.left, box.right, y.value, box.top, box.bottom, size, pending_space))
+        glyphs.append(
+            Glyph(char, box.left, box.right, y.value, box.top, box.bottom, box.top - box.bottom, pending_space,
+                  _quarter_turns(raw.FPDFText_GetCharAngle(handle, index)))
+        )
         pending_space = False
     return glyphs
+
+
+def _quarter_turns(angle: float) -> int | None:
+    """0-3 for text running right, up, left or down; None for slanted text or no angle."""
+    if angle < 0:
+        return 0
+    turns = math.degrees(angle) / 90
+    nearest = round(turns)
+    return nearest % 4 if abs(turns - nearest) < 0.06 else None
+
+
+def _upright(glyphs: list[Glyph], width: float, height: float) -> tuple[list[Glyph], float, float]:
+    """The glyphs of the page's main text direction, in coordinates where that text runs left to
+    right (a landscape table set sideways reads like any page); slanted watermarks are dropped."""
+    turns = Counter(g.turn for g in glyphs if g.turn is not None)
+    if not turns:
+        return [], width, height
+    turn = turns.most_common(1)[0][0]
+    kept = [g for g in glyphs if g.turn == turn]
+    if turn == 0:
+        return kept, width, height
+
+    def rotate(px: float, py: float) -> tuple[float, float]:
+        # PDFium measures the angle clockwise: one quarter turn is text running down the page.
+        if turn == 1:
+            return height - py, px
+        if turn == 2:
+            return width - px, height - py
+        return py, width - px
+
+    turned = []
+    for g in kept:
+        (ax, ay), (bx, by) = rotate(g.x0, g.bottom), rotate(g.x1, g.top)
+        low, high = min(ay, by), max(ay, by)
+        # The baseline sits about a fifth of the font box above its bottom (the descent).
+        turned.append(Glyph(g.char, min(ax, bx), max(ax, bx), low + 0.2 * (high - low), high, low, high - low, g.space_before))
+    new_width, new_height = (height, width) if turn % 2 else (width, height)
+    return turned, new_width, new_height
 
 
 def _rows(glyphs: list[Glyph]) -> list[list[Glyph]]:
@@ -181,11 +224,14 @@ def _rows(glyphs: list[Glyph]) -> list[list[Glyph]]:
         if below is not None:
             below_size = statistics.median(g.size for g in below)
             raised = below[0].baseline < row[0].baseline < below[0].baseline + 0.8 * below_size
-            if size < SUPERSCRIPT_RATIO * below_size and raised and len(row) <= 8:
+            if size < SUPERSCRIPT_RATIO * below_size and raised and len(row) <= 12:
                 below.extend(row)
                 continue
         merged.append(row)
     return merged
+
+
+NOTE_REF_CHARS = set("0123456789⁰¹²³⁴⁵⁶⁷⁸⁹*†‡§,")
 
 
 def _segment_lines(page: int, row: list[Glyph]) -> list[Line]:
@@ -201,40 +247,56 @@ def _segment_lines(page: int, row: list[Glyph]) -> list[Line]:
         previous = glyph
     lines = []
     for segment in segments:
-        normal = [g for g in segment if not _is_superscript(g, body_size, baseline)]
-        if not normal:
-            continue
+        raised = [_is_superscript(g, body_size, baseline) for g in segment]
         marker = ""
-        for glyph in segment:
-            if not _is_superscript(glyph, body_size, baseline):
+        for glyph, up in zip(segment, raised):
+            if not up:
                 break
             marker += glyph.char
+        # A raised number or symbol is a footnote reference: out of the words, kept as a ref.
+        is_ref = [up and g.char in NOTE_REF_CHARS for g, up in zip(segment, raised)]
+        words = [g for g, ref in zip(segment, is_ref) if not ref]
+        if not words:
+            continue
+        refs = re.findall(r"[^,]+", "".join(g.char for g, ref in zip(segment, is_ref) if ref).translate(SUPERSCRIPT_DIGITS))
+        rtl = _right_to_left(words)
         lines.append(
             Line(
                 page=page,
                 x0=min(g.x0 for g in segment),
                 x1=max(g.x1 for g in segment),
-                top=max(g.top for g in normal),
-                bottom=min(g.bottom for g in normal),
+                top=max(g.top for g in words),
+                bottom=min(g.bottom for g in words),
                 baseline=baseline,
-                size=statistics.median(g.size for g in normal),
-                text=_spell(normal),
-                marker=marker.translate(SUPERSCRIPT_DIGITS),
+                size=statistics.median(g.size for g in words),
+                text=_spell(words[::-1] if rtl else words, rtl),
+                marker=marker.translate(SUPERSCRIPT_DIGITS) if all(c in NOTE_REF_CHARS for c in marker) else "",
+                refs=refs,
+                rtl=rtl,
             )
         )
     return lines
+
+
+def _right_to_left(glyphs: list[Glyph]) -> bool:
+    """Whether most letters are Hebrew/Arabic (read right to left)."""
+    letters = [unicodedata.bidirectional(g.char) for g in glyphs if g.char.isalpha()]
+    return bool(letters) and sum(b in ("R", "AL") for b in letters) > len(letters) / 2
 
 
 def _is_superscript(glyph: Glyph, size: float, baseline: float) -> bool:
     return glyph.size < SUPERSCRIPT_RATIO * size and glyph.baseline > baseline + 0.15 * size
 
 
-def _spell(glyphs: list[Glyph]) -> str:
+def _spell(glyphs: list[Glyph], rtl: bool = False) -> str:
+    """The glyphs (in reading order) as text, with a space where the gap is a word gap."""
     out: list[str] = []
     previous: Glyph | None = None
     for glyph in glyphs:
-        if previous is not None and (glyph.space_before or glyph.x0 - previous.x1 > WORD_GAP * glyph.size):
-            out.append(" ")
+        if previous is not None:
+            gap = previous.x0 - glyph.x1 if rtl else glyph.x0 - previous.x1
+            if glyph.space_before or gap > WORD_GAP * glyph.size:
+                out.append(" ")
         out.append(glyph.char)
         previous = glyph
     return "".join(out).strip()
@@ -262,8 +324,14 @@ def read_pages(data: bytes) -> tuple[list[PdfPage], str]:
         for number in range(1, len(document) + 1):
             page = document[number - 1]
             textpage = page.get_textpage()
-            lines = [line for row in _rows(_glyphs(textpage)) for line in _segment_lines(number, row)]
-            pages.append(PdfPage(number, page.get_height(), page.get_width(), lines, _rules(page)))
+            left, bottom, right, top = page.get_mediabox()
+            glyphs = _glyphs(textpage)
+            for g in glyphs:  # page coordinates from the media box's corner
+                g.x0, g.x1, g.top, g.bottom, g.baseline = g.x0 - left, g.x1 - left, g.top - bottom, g.bottom - bottom, g.baseline - bottom
+            glyphs, width, height = _upright(glyphs, right - left, top - bottom)
+            lines = [line for row in _rows(glyphs) for line in _segment_lines(number, row)]
+            rules = _rules(page) if width == right - left else []
+            pages.append(PdfPage(number, height, width, lines, [(a - left, b - left, y - bottom) for a, b, y in rules]))
             textpage.close()
             page.close()
         return pages, title
@@ -277,44 +345,87 @@ def read_pages(data: bytes) -> tuple[list[PdfPage], str]:
 
 # --- page furniture -----------------------------------------------------------------------------
 def _furniture_key(text: str) -> str:
-    return re.sub(r"\d+", "#", " ".join(text.lower().split()))
+    """Exact text, case and spacing aside: masking digits would make 'Text of article 1' on
+    page 1 and 'Text of article 2' on page 2 look like one running line."""
+    return " ".join(text.lower().split())
 
 
-def _margin_lines(page: PdfPage) -> tuple[list[Line], list[Line]]:
-    """Candidates for running headers (top) and footers (bottom) of a page."""
-    ordered = sorted(page.lines, key=lambda l: -l.baseline)
-    # Segments of one row count as one line of the page's order.
-    rows: list[float] = []
-    for line in ordered:
-        if not rows or abs(rows[-1] - line.baseline) > 1.0:
-            rows.append(line.baseline)
-    top_rows = set(rows[:MARGIN_LINES])
-    bottom_rows = set(rows[-MARGIN_LINES:])
+def _page_rows(page: PdfPage) -> list[list[Line]]:
+    """The page's lines grouped by row (segments on one baseline), top first."""
+    rows: list[list[Line]] = []
+    for line in sorted(page.lines, key=lambda l: (-l.baseline, l.x0)):
+        if rows and abs(rows[-1][0].baseline - line.baseline) <= 1.0:
+            rows[-1].append(line)
+        else:
+            rows.append([line])
+    return rows
+
+
+def _margin_rows(page: PdfPage) -> tuple[list[list[Line]], list[list[Line]]]:
+    """Candidates for running headers (top rows) and footers (bottom rows) of a page."""
+    rows = _page_rows(page)
     zone = MARGIN_ZONE * page.height
-    top = [l for l in ordered if _row_of(l, top_rows) and l.top >= page.height - zone]
-    bottom = [l for l in ordered if _row_of(l, bottom_rows) and l.bottom <= zone]
+    top = [r for r in rows[:MARGIN_LINES] if min(l.top for l in r) >= page.height - zone]
+    bottom = [r for r in rows[-MARGIN_LINES:] if max(l.bottom for l in r) <= zone]
     return top, bottom
 
 
-def _row_of(line: Line, rows: set[float]) -> bool:
-    return any(abs(line.baseline - r) <= 1.0 for r in rows)
+EDGE_NUMBER_RE = re.compile(r"^\s*(\d{1,4})\b(?![.,]\d)|\b(\d{1,4})\s*$")
+NUMBERED_HEADING_RE = re.compile(r"^\s*(?:Article|Art\.|Chapter|Section|Part|Annex|Rule|Principle)\s+\d+\s*$", re.IGNORECASE)
+
+
+def _edge_number(row: list[Line]) -> tuple[str, int, str] | None:
+    """('start' or 'end', n, the rest of the row) when the row begins or ends with a number."""
+    text = " ".join(l.text for l in row)
+    if NUMBERED_HEADING_RE.match(text):
+        return None
+    match = EDGE_NUMBER_RE.search(text)
+    if not match:
+        return None
+    rest = _furniture_key(text[: match.start()] + text[match.end() :])
+    return ("start", int(match.group(1)), rest) if match.group(1) else ("end", int(match.group(2)), rest)
 
 
 def remove_furniture(pages: list[PdfPage]) -> None:
-    """Drop running headers/footers and bare page numbers from every page, in place."""
-    margins = [_margin_lines(page) for page in pages]
+    """Drop running headers/footers and page numbers from every page, in place.
+
+    Three signs, each enough: a margin line repeated word for word on most pages; a margin
+    line that is only a page number ("3", "Page 3 of 12", "- 3 -"); a margin row that starts or
+    ends with a number that runs with the page number on a neighbouring page ("Chapter 2:
+    Scope    14", a chapter's own running header).
+    """
+    margins = [_margin_rows(page) for page in pages]
     seen: Counter[tuple[str, str]] = Counter()
     for top, bottom in margins:
-        keys = {("top", _furniture_key(l.text)) for l in top} | {("bottom", _furniture_key(l.text)) for l in bottom}
+        keys = {("top", _furniture_key(l.text)) for r in top for l in r}
+        keys |= {("bottom", _furniture_key(l.text)) for r in bottom for l in r}
         seen.update(keys)
     needed = max(RUNNING_MIN_PAGES, math.ceil(RUNNING_SHARE * len(pages)))
     running = {key for key, count in seen.items() if count >= needed}
+    # (zone, side, number - page) of each page's outermost numbered margin row, and how many
+    # pages have the rest of that row (a chapter's header recurs; a footnote's text does not)
+    numbered: dict[int, set[tuple[str, str, int]]] = defaultdict(set)
+    rests: Counter[tuple[str, str]] = Counter()
     for page, (top, bottom) in zip(pages, margins):
-        drop = set()
-        for zone, lines in (("top", top), ("bottom", bottom)):
-            for line in lines:
-                if (zone, _furniture_key(line.text)) in running or PAGE_NUMBER_RE.match(line.text.strip()):
-                    drop.add(id(line))
+        for zone, rows in (("top", top[:1]), ("bottom", bottom[-1:])):
+            for row in rows:
+                edge = _edge_number(row)
+                if edge:
+                    numbered[page.number].add((zone, edge[0], edge[1] - page.number))
+                    rests[(zone, edge[2])] += 1
+    for page, (top, bottom) in zip(pages, margins):
+        drop: set[int] = set()
+        for zone, rows in (("top", top), ("bottom", bottom)):
+            for position, row in enumerate(rows):
+                outermost = position == 0 if zone == "top" else position == len(rows) - 1
+                edge = _edge_number(row) if outermost else None
+                if edge and (rests[(zone, edge[2])] >= 2 or not edge[2]):
+                    key = (zone, edge[0], edge[1] - page.number)
+                    if any(key in numbered.get(page.number + step, ()) for step in (-2, -1, 1, 2)):
+                        drop.update(id(l) for l in row)
+                for line in row:
+                    if (zone, _furniture_key(line.text)) in running or PAGE_NUMBER_RE.match(line.text.strip()):
+                        drop.add(id(line))
         page.lines = [l for l in page.lines if id(l) not in drop]
 
 
@@ -345,12 +456,36 @@ def _note_start(line: Line) -> tuple[str, str] | None:
     return None
 
 
+def _numbered_in_order(block: list[Line]) -> bool:
+    """Footnote numbers in a block count up by one ("69", "74", "69" is a hex dump, not notes)."""
+    numbers = [int(start[0]) for start in map(_note_start, block) if start and start[0].isdigit()]
+    return all(b == a + 1 for a, b in zip(numbers, numbers[1:]))
+
+
+def _referenced(block: list[Line], body: list[Line]) -> bool:
+    """Whether the body refers to a note of the block: a raised reference number, or the
+    note's symbol ('*', '†') in the text, or the note's own number set raised."""
+    refs = {r for line in body for r in line.refs}
+    body_text = " ".join(line.text for line in body)
+    for line in block:
+        start = _note_start(line)
+        if not start:
+            continue
+        marker = start[0]
+        raised = marker.translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+        if line.marker or marker in refs or (not marker.isdigit() and marker in body_text) or (marker.isdigit() and raised in body_text):
+            return True
+    return False
+
+
 def split_footnotes(page: PdfPage, size: float) -> list[Line]:
     """The page's footnote lines (removed from `page.lines`), top to bottom.
 
-    A footnote block is either the lines under a short rule in the lower half of the page whose
-    first line starts with a marker, or the run of lines in smaller type at the very bottom whose
-    first line starts with a marker. Requiring the marker keeps small captions in the body.
+    A footnote block is either the lines under a short rule in the lower half of the page, or
+    the run of lines in smaller type at the very bottom that the body refers to. Either way its
+    first note starts with a marker and its numbers count up; lines in small type before the
+    first marker are the end of a note from the page before. Captions and small print with no
+    marker, and code listings, stay in the body.
     """
     ordered = sorted(page.lines, key=lambda l: (-l.baseline, l.x0))
     block: list[Line] = []
@@ -358,7 +493,7 @@ def split_footnotes(page: PdfPage, size: float) -> list[Line]:
         if y > page.height / 2:
             continue
         below = [l for l in ordered if l.top <= y + 1.0]
-        if below and _note_start(below[0]) and all(l.size < size * 1.02 for l in below):
+        if below and any(_note_start(l) for l in below) and all(l.size < size * 1.02 for l in below):
             block = below
             break
     if not block:
@@ -366,21 +501,25 @@ def split_footnotes(page: PdfPage, size: float) -> list[Line]:
             if line.size >= SMALL_TYPE_RATIO * size:
                 break
             block.insert(0, line)
-        while block and not _note_start(block[0]):
-            block.pop(0)
-    if not block:
+        in_block = {id(l) for l in block}
+        body = [l for l in ordered if id(l) not in in_block]
+        if not _referenced(block, body):
+            block = []
+    if not block or not any(_note_start(l) for l in block) or not _numbered_in_order(block):
         return []
     chosen = {id(l) for l in block}
     page.lines = [l for l in page.lines if id(l) not in chosen]
     return block
 
 
-def footnotes_from(lines: list[Line], vocabulary: "Vocabulary") -> list[Footnote]:
+def footnotes_from(lines: list[Line], vocabulary: "Vocabulary", carried: str = "") -> list[Footnote]:
+    """The notes of one page's footnote lines; lines before the first marker continue the note
+    `carried` (the last one of the page before)."""
     notes: list[tuple[str, list[str], int]] = []
     for line in lines:
         start = _note_start(line)
         if start or not notes:
-            marker, text = start or ("", line.text)
+            marker, text = start or (carried, line.text)
             notes.append((marker, [text], line.page))
         else:
             notes[-1][1].append(line.text)
@@ -388,24 +527,30 @@ def footnotes_from(lines: list[Line], vocabulary: "Vocabulary") -> list[Footnote
 
 
 # --- reading order ------------------------------------------------------------------------------
-def reading_order(lines: list[Line], size: float) -> list[list[Line]]:
+def reading_order(lines: list[Line], size: float, depth: int = 0) -> list[list[Line]]:
     """The page's lines as blocks in reading order: full-width blocks as they come, and in a
-    two-column stretch all of the left column before the right one."""
+    stretch of columns all of the first column before the next (right to left for Arabic or
+    Hebrew); a column that is itself split (three columns) is read the same way."""
     ordered = sorted(lines, key=lambda l: (-l.baseline, l.x0))
     if not ordered:
         return []
-    gutter = _gutter(ordered, size)
+    gutter = _gutter(ordered, size) if depth < 3 else None
     if gutter is None:
         return [ordered]
     left_edge, right_edge = gutter
+    rtl = sum(l.rtl for l in ordered) > len(ordered) / 2
     blocks: list[list[Line]] = []
     full: list[Line] | None = None
     columns: tuple[list[Line], list[Line]] | None = None
+
+    def flush() -> None:
+        for column in (columns[::-1] if rtl else columns) if columns else ():
+            blocks.extend(reading_order(column, size, depth + 1))
+
     for line in ordered:
         if line.x0 < left_edge and line.x1 > right_edge:  # spans the gutter: a full-width line
-            if columns is not None:
-                blocks.extend(c for c in columns if c)
-                columns = None
+            flush()
+            columns = None
             if full is None:
                 full = []
                 blocks.append(full)
@@ -415,9 +560,8 @@ def reading_order(lines: list[Line], size: float) -> list[list[Line]]:
             if columns is None:
                 columns = ([], [])
             columns[0 if (line.x0 + line.x1) / 2 <= (left_edge + right_edge) / 2 else 1].append(line)
-    if columns is not None:
-        blocks.extend(c for c in columns if c)
-    return blocks
+    flush()
+    return [b for b in blocks if b]
 
 
 def _gutter(lines: list[Line], size: float) -> tuple[float, float] | None:
@@ -537,6 +681,28 @@ def extract_pdf(data: bytes) -> PdfText:
     size = body_size(pages)
     note_lines = [split_footnotes(page, size) if size else [] for page in pages]
     vocabulary = Vocabulary([line.text for page in pages for line in page.lines] + [l.text for ls in note_lines for l in ls])
-    texts = [_page_text(reading_order(page.lines, size), vocabulary) for page in pages]
-    notes = [footnotes_from(lines, vocabulary) for lines in note_lines]
+    texts = _join_across_pages([_page_text(reading_order(page.lines, size), vocabulary) for page in pages], vocabulary)
+    notes: list[list[Footnote]] = []
+    carried = ""
+    for lines in note_lines:
+        notes.append(footnotes_from(lines, vocabulary, carried))
+        if notes[-1]:
+            carried = notes[-1][-1].marker
     return PdfText(title=title, pages=texts, footnotes=notes)
+
+
+def _join_across_pages(texts: list[str], vocabulary: Vocabulary) -> list[str]:
+    """A word hyphenated at the foot of a page is made whole on that page (its second half
+    leaves the next page), so each page's text stays citable on its own."""
+    texts = list(texts)
+    for index in range(len(texts) - 1):
+        if not texts[index] or not texts[index + 1]:
+            continue
+        head, _, last = texts[index].rpartition("\n")
+        first, newline, rest = texts[index + 1].partition("\n")
+        joined = join_hyphenated([last, first], vocabulary).split("\n")
+        if joined[0] != last:
+            texts[index] = f"{head}\n{joined[0]}" if head else joined[0]
+            remainder = joined[1] if len(joined) > 1 else ""
+            texts[index + 1] = (remainder + newline + rest if remainder else rest).strip()
+    return texts

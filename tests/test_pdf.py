@@ -311,3 +311,104 @@ def test_answer_from_a_two_column_page_quotes_a_whole_sentence_and_cites_its_pag
     assert flat(RUN_ON_SENTENCE) in flat(quoted[0].text)
     cited = {c.n: c for c in answer.citations}
     assert any(cited[n].locator == "p. 3" for n in quoted[0].citations), answer.citations
+
+
+# --- more of what real reports do -----------------------------------------------------------------
+def _pages_pdf(bodies: list[list[str]], header=None, notes=None):
+    """A PDF with one page per body (a list of lines); `header(n)` gives page n's top line and
+    `notes[n]` its footnote lines in small type at the bottom."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_auto_page_break(False)
+    for n, lines in enumerate(bodies, start=1):
+        pdf.add_page()
+        if header:
+            pdf.set_font("helvetica", size=9)
+            pdf.set_xy(10, 8)
+            pdf.cell(0, 5, header(n))
+        pdf.set_font("helvetica", size=BODY_SIZE)
+        pdf.set_xy(10, 25)
+        for line in lines:
+            pdf.cell(0, LINE_HEIGHT, line, new_x="LMARGIN", new_y="NEXT")
+        if notes and notes.get(n):
+            pdf.set_font("helvetica", size=NOTE_SIZE)
+            pdf.set_xy(10, 285 - 4 * len(notes[n]))
+            for line in notes[n]:
+                pdf.cell(0, 4, line, new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+def test_a_chapter_running_header_with_the_page_number_is_dropped():
+    """Each chapter has its own running header, so no header is on most pages; the page
+    number running with the page gives it away."""
+    chapters = {1: "Chapter 1: Identification", 2: "Chapter 1: Identification", 3: "Chapter 2: Referral",
+                4: "Chapter 2: Referral", 5: "Chapter 3: Protection", 6: "Chapter 3: Protection"}
+    bodies = [[f"Body text of page {n} on the rights of victims."] for n in chapters]
+    pages = extract_pdf(_pages_pdf(bodies, header=lambda n: f"{chapters[n]}                    {n + 10}")).pages
+    assert [flat(p) for p in pages] == [b[0] for b in bodies]
+
+
+def test_article_headings_at_the_top_of_each_page_are_kept():
+    """One article per page looks like a numbered running header; it is a heading."""
+    bodies = [[f"Article {n}", f"Text of article {n} on assistance."] for n in range(1, 6)]
+    pages = extract_pdf(_pages_pdf(bodies)).pages
+    assert [p.splitlines()[0] for p in pages] == [f"Article {n}" for n in range(1, 6)]
+
+
+def test_a_word_hyphenated_across_a_page_break_is_made_whole_on_the_first_page():
+    bodies = [["Victims have the right to free legal assis-"], ["tance during proceedings."]]
+    pages = extract_pdf(_pages_pdf(bodies)).pages
+    assert pages == ["Victims have the right to free legal assistance", "during proceedings."]
+
+
+def test_a_footnote_continued_on_the_next_page_keeps_its_number():
+    bodies = [["Victims must be informed of their rights.\u00b9"], ["Interpreters are provided free of charge.\u00b2"]]
+    notes = {1: ["1 This includes the right to a reflection period and to"],
+             2: ["legal assistance in criminal proceedings.", "2 In a language the victim understands."]}
+    extracted = extract_pdf(_pages_pdf(bodies, notes=notes))
+    assert [flat(p) for p in extracted.pages] == ["Victims must be informed of their rights.\u00b9", "Interpreters are provided free of charge.\u00b2"]
+    assert [(n.page, n.marker, n.text) for ns in extracted.footnotes for n in ns] == [
+        (1, "1", "This includes the right to a reflection period and to"),
+        (2, "1", "legal assistance in criminal proceedings."),
+        (2, "2", "In a language the victim understands."),
+    ]
+
+
+def test_small_numbered_lines_out_of_order_are_not_footnotes():
+    """A code listing or hex dump in small type is not a run of notes numbered 1, 2, 3."""
+    bodies = [["The file starts with a magic string.\u00b9"]]
+    notes = {1: ["69 63 00 0a 5b 35", "74 65 78 74 2f 78", "69 66 66 5d 0a 3e"]}
+    extracted = extract_pdf(_pages_pdf(bodies, notes=notes))
+    assert extracted.footnotes == [[]] and "74 65 78 74 2f 78" in extracted.pages[0]
+
+
+@pytest.mark.parametrize("angle", [90, 270])
+def test_a_page_set_sideways_reads_in_order(angle):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_auto_page_break(False)
+    pdf.add_page()
+    pdf.set_font("helvetica", size=BODY_SIZE)
+    lines = ["Table 3. Referrals by region and year.", "The north referred more victims than the south."]
+    with pdf.rotation(angle, x=105, y=148):
+        pdf.set_xy(40, 120)
+        for line in lines:
+            pdf.cell(0, LINE_HEIGHT, line, new_x="LMARGIN", new_y="NEXT")
+            pdf.set_x(40)
+    assert extract_pdf(bytes(pdf.output())).pages[0].splitlines() == lines
+
+
+def test_a_slanted_watermark_is_not_text():
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=BODY_SIZE)
+    pdf.multi_cell(0, LINE_HEIGHT, "Shelters must be safe and confidential.")
+    with pdf.rotation(45, x=105, y=148):
+        pdf.set_font("helvetica", size=60)
+        pdf.set_xy(50, 140)
+        pdf.cell(0, 20, "DRAFT")
+    assert flat(extract_pdf(bytes(pdf.output())).pages[0]) == "Shelters must be safe and confidential."
