@@ -389,8 +389,9 @@ def _edge_number(row: list[Line]) -> tuple[str, int, str] | None:
 def remove_furniture(pages: list[PdfPage]) -> None:
     """Drop running headers/footers and page numbers from every page, in place.
 
-    Three signs, each enough: a margin line repeated word for word on most pages; a margin
-    line that is only a page number ("3", "Page 3 of 12", "- 3 -"); a margin row that starts or
+    Three signs, each enough: a margin line repeated word for word on most pages; a page
+    number ("3", "Page 3 of 12", "- 3 -") alone on the first or last row of the page, or beside
+    a running line there; a margin row that starts or
     ends with a number that runs with the page number on a neighbouring page ("Chapter 2:
     Scope    14", a chapter's own running header).
     """
@@ -424,8 +425,13 @@ def remove_furniture(pages: list[PdfPage]) -> None:
                     if any(key in numbered.get(page.number + step, ()) for step in (-2, -1, 1, 2)):
                         drop.update(id(l) for l in row)
                 for line in row:
-                    if (zone, _furniture_key(line.text)) in running or PAGE_NUMBER_RE.match(line.text.strip()):
+                    if (zone, _furniture_key(line.text)) in running:
                         drop.add(id(line))
+                # A bare page number stands on the outermost row, alone or beside running text
+                # (a "124" in the first row of a table is a figure).
+                numbers = [l for l in row if PAGE_NUMBER_RE.match(l.text.strip())]
+                if outermost and numbers and all(id(l) in drop for l in row if not any(l is n for n in numbers)):
+                    drop.update(id(l) for l in numbers)
         page.lines = [l for l in page.lines if id(l) not in drop]
 
 
@@ -590,12 +596,15 @@ def _gutter(lines: list[Line], size: float) -> tuple[float, float] | None:
     right_col = [l for l in narrow if l.x0 >= gap_end - 0.5]
     if len(left_col) < 3 or len(right_col) < 3:
         return None
-    # Text columns have a common left edge and long lines; table cells and stray labels do not.
+    # Text columns have a common left edge and lines of many words (most as long as the
+    # column); table cells and stray labels do not.
     edge = Counter(round(l.x0) for l in right_col).most_common(1)[0][1]
-    long_enough = statistics.median(l.width for l in left_col) >= 0.25 * width and statistics.median(
-        l.width for l in right_col
-    ) >= 0.25 * width
-    if edge < 3 or not long_enough:
+
+    def text_like(side: list[Line]) -> bool:
+        middle = statistics.median(l.width for l in side)
+        return middle >= 8 * size and middle >= 0.5 * max(l.width for l in side)
+
+    if edge < 3 or not (text_like(left_col) and text_like(right_col)):
         return None
     return gap_start, gap_end
 
@@ -654,7 +663,8 @@ def join_hyphenated(lines: list[str], vocabulary: Vocabulary) -> str:
 
 
 def _page_text(blocks: list[list[Line]], vocabulary: Vocabulary) -> str:
-    """Body text of one page: a line per line, a blank line between paragraphs."""
+    """Body text of one page: a line per line (a table row's cells on one), a blank line
+    between paragraphs."""
     steps = [b.baseline - a.baseline for block in blocks for a, b in zip(block, block[1:])]
     usual = statistics.median([-s for s in steps if s < 0] or [0.0])
     paragraphs: list[list[str]] = [[]]
@@ -662,6 +672,10 @@ def _page_text(blocks: list[list[Line]], vocabulary: Vocabulary) -> str:
         previous: Line | None = None
         for line in block:
             step = previous.baseline - line.baseline if previous is not None else 0.0
+            if previous is not None and abs(step) <= 1.0:  # the next cell of a table row
+                paragraphs[-1][-1] += " " + line.text
+                previous = line
+                continue
             if previous is not None and usual > 0 and step > PARAGRAPH_GAP * usual:
                 paragraphs.append([])
             paragraphs[-1].append(line.text)

@@ -412,3 +412,73 @@ def test_a_slanted_watermark_is_not_text():
         pdf.set_xy(50, 140)
         pdf.cell(0, 20, "DRAFT")
     assert flat(extract_pdf(bytes(pdf.output())).pages[0]) == "Shelters must be safe and confidential."
+
+
+def test_three_columns_are_read_one_after_the_other():
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_auto_page_break(False)
+    pdf.add_page()
+    pdf.set_font("helvetica", size=9)
+    texts = [
+        "Identification comes first: staff look for indicators such as withheld documents and debts.",
+        "Referral follows, with the consent of the person, to a specialised service in the region.",
+        "Protection lasts as long as the risk does, and is reviewed with the person every month.",
+    ]
+    columns = [[str(l) for l in pdf.multi_cell(55, 5, t, dry_run=True, output="LINES")] for t in texts]
+    for row in range(max(map(len, columns))):  # row by row, across the three columns
+        for index, column in enumerate(columns):
+            if row < len(column):
+                pdf.set_xy(10 + 65 * index, 30 + 5 * row)
+                pdf.cell(55, 5, column[row])
+    assert flat(extract_pdf(bytes(pdf.output())).pages[0]) == flat(" ".join(texts))
+
+
+def test_right_to_left_words_are_spelled_in_reading_order():
+    from ingest.pdf import Glyph, _segment_lines
+
+    word = "שלום עולם"  # "hello world", drawn right to left
+    glyphs, x = [], 300.0
+    for char in word:
+        if char == " ":
+            x -= 4
+            continue
+        glyphs.append(Glyph(char, x - 6, x, 100.0, 110.0, 97.0, 13.0, False))
+        x -= 6
+    [line] = _segment_lines(1, glyphs)
+    assert line.text == word and line.rtl
+
+
+def test_a_two_column_table_is_read_row_by_row():
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=BODY_SIZE)
+    pdf.multi_cell(0, LINE_HEIGHT, "Referrals to the national mechanism in 2024, by region of the first contact with the victim:",
+                   new_x="LMARGIN", new_y="NEXT")
+    rows = [("North", "124"), ("South", "87"), ("East", "45"), ("West", "63"), ("Capital region", "210"), ("Abroad", "12")]
+    for region, count in rows:
+        pdf.cell(95, LINE_HEIGHT, region)
+        pdf.cell(95, LINE_HEIGHT, count, new_x="LMARGIN", new_y="NEXT")
+    lines = extract_pdf(bytes(pdf.output())).pages[0].splitlines()
+    assert lines[-len(rows):] == [f"{region} {count}" for region, count in rows]
+
+
+def test_a_page_number_beside_a_running_header_is_dropped_with_it():
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_auto_page_break(False)
+    bodies = [f"Page body {word} about shelters and their standards." for word in ("one", "two", "three")]
+    for n, body in enumerate(bodies, start=1):
+        pdf.add_page()
+        pdf.set_font("helvetica", size=9)
+        pdf.set_xy(10, 8)
+        pdf.cell(95, 5, "Handbook on Referral")
+        pdf.cell(95, 5, str(n), align="R")
+        pdf.set_font("helvetica", size=BODY_SIZE)
+        pdf.set_xy(10, 25)
+        pdf.multi_cell(0, LINE_HEIGHT, body)
+    assert [flat(p) for p in extract_pdf(bytes(pdf.output())).pages] == bodies
