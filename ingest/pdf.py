@@ -125,7 +125,7 @@ class PdfText:
 def _open(data: bytes):
     import pypdfium2 as pdfium
 
-    if b"%%EOF" not in data[-2048:]:
+    if b"%%EOF" not in data[-65536:]:
         raise IngestError(
             "The PDF is damaged or incomplete (its end-of-file marker is missing: was the download or "
             "copy cut short?); re-export or re-download it and ingest again."
@@ -487,33 +487,36 @@ def _referenced(block: list[Line], body: list[Line]) -> bool:
 def split_footnotes(page: PdfPage, size: float) -> list[Line]:
     """The page's footnote lines (removed from `page.lines`), top to bottom.
 
-    A footnote block is either the lines under a short rule in the lower half of the page, or
-    the run of lines in smaller type at the very bottom that the body refers to. Either way its
-    first note starts with a marker and its numbers count up; lines in small type before the
-    first marker are the end of a note from the page before. Captions and small print with no
-    marker, and code listings, stay in the body.
+    The candidate block is the lines under the lowest short rule in the lower half of the page
+    that has a marker line under it, or else the run of lines in smaller type at the very
+    bottom. It is taken as footnotes when a line starts with a marker, the numbers count up,
+    and two of three signs agree: it is set small, it sits under a rule, the body refers to one
+    of its notes. Lines before the first marker end a note from the page before. So captions
+    and small print without a marker, a code listing, or a numbered table under a table's
+    rule stay in the body.
     """
     ordered = sorted(page.lines, key=lambda l: (-l.baseline, l.x0))
     block: list[Line] = []
-    for x0, x1, y in sorted(page.rules, key=lambda r: r[2]):
+    ruled = False
+    for _x0, _x1, y in sorted(page.rules, key=lambda r: r[2]):
         if y > page.height / 2:
             continue
         below = [l for l in ordered if l.top <= y + 1.0]
-        if below and any(_note_start(l) for l in below) and all(l.size < size * 1.02 for l in below):
-            block = below
+        if any(_note_start(l) for l in below):
+            block, ruled = below, True
             break
     if not block:
         for line in reversed(ordered):
             if line.size >= SMALL_TYPE_RATIO * size:
                 break
             block.insert(0, line)
-        in_block = {id(l) for l in block}
-        body = [l for l in ordered if id(l) not in in_block]
-        if not _referenced(block, body):
-            block = []
     if not block or not any(_note_start(l) for l in block) or not _numbered_in_order(block):
         return []
     chosen = {id(l) for l in block}
+    small = all(l.size < SMALL_TYPE_RATIO * size for l in block)
+    referenced = _referenced(block, [l for l in ordered if id(l) not in chosen])
+    if small + ruled + referenced < 2:
+        return []
     page.lines = [l for l in page.lines if id(l) not in chosen]
     return block
 
@@ -634,7 +637,9 @@ class Vocabulary:
 
 
 LINE_END_HYPHEN_RE = re.compile(r"([^\W\d_]+)[-\u00ad\u2010]$")
-CONTINUATION_RE = re.compile(r"^([a-zà-ÿ][^\W\d_]*)(.*)$", re.DOTALL)
+CONTINUATION_RE = re.compile(r"^([^\W\d_]+)(.*)$", re.DOTALL)
+# "pre- and post-trial": a hyphen left hanging before a conjunction is the author's.
+SUSPENDED_BEFORE = {"and", "or", "nor", "to", "und", "oder", "bis", "et", "ou", "y", "o", "e", "и", "или"}
 
 
 def join_hyphenated(lines: list[str], vocabulary: Vocabulary) -> str:
@@ -648,6 +653,8 @@ def join_hyphenated(lines: list[str], vocabulary: Vocabulary) -> str:
         if not match or not continuation:
             continue
         tail, rest = continuation.group(1), continuation.group(2)
+        if not tail[0].islower() or tail in SUSPENDED_BEFORE:
+            continue
         if vocabulary.join(match.group(1), tail):
             out[index] = out[index][: match.end(1)] + tail
         else:

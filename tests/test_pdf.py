@@ -219,6 +219,8 @@ def test_words_hyphenated_at_line_ends_are_rejoined_and_real_hyphens_kept(extrac
         (["the Anti-", "Slavery Act"], "", "the Anti-\nSlavery Act"),  # capital: not a broken word
         (["in 2010-", "2015"], "", "in 2010-\n2015"),
         (["well-", "being."], "", "well-being.\n"),
+        (["pre-", "and post-trial support"], "", "pre-\nand post-trial support"),
+        (["жертв торгов-", "ли людьми"], "торговли", "жертв торговли\nлюдьми"),
     ],
 )
 def test_line_end_hyphen_rule(lines, vocabulary, expected):
@@ -482,3 +484,22 @@ def test_a_page_number_beside_a_running_header_is_dropped_with_it():
         pdf.set_xy(10, 25)
         pdf.multi_cell(0, LINE_HEIGHT, body)
     assert [flat(p) for p in extract_pdf(bytes(pdf.output())).pages] == bodies
+
+
+def test_a_numbered_table_under_a_rule_is_not_footnotes():
+    """Rows '1 ...', '2 ...' under a table's rule in body type, with no reference to them."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_auto_page_break(False)
+    pdf.add_page()
+    pdf.set_font("helvetica", size=BODY_SIZE)
+    pdf.multi_cell(0, LINE_HEIGHT, "The steps of a referral are listed below in the order staff take them.", new_x="LMARGIN", new_y="NEXT")
+    pdf.line(10, 200, 200, 200)
+    pdf.line(10, 230, 80, 230)
+    pdf.set_xy(10, 232)
+    steps = ["1 Identify the presumed victim", "2 Inform the person of their rights", "3 Contact the national mechanism"]
+    for step in steps:
+        pdf.cell(0, LINE_HEIGHT, step, new_x="LMARGIN", new_y="NEXT")
+    extracted = extract_pdf(bytes(pdf.output()))
+    assert extracted.footnotes == [[]] and extracted.pages[0].splitlines()[-3:] == steps
