@@ -8,10 +8,11 @@ from the position and size of every character (PDFium through pypdfium2):
 
 1. characters → lines: grouped by baseline, split where a horizontal gap is a column gutter;
    small raised characters (footnote references) are kept apart from the words;
-2. running headers/footers (the same line at the top or bottom of most pages, page-number
-   digits allowed to vary) and bare page numbers ("3", "Page 3 of 12", "- 3 -") are dropped;
-3. footnotes (a block of smaller type at the page bottom, or marker lines under a short rule)
-   become their own units, citable as "p. 4, note 2";
+2. running headers/footers (the same line at the top or bottom of most pages, or a chapter's
+   header whose number runs with the page) and page numbers ("3", "Page 3 of 12", "- 3 -")
+   are dropped;
+3. footnotes (numbered lines at the page bottom, in small type or under a short rule, that
+   the body refers to) become their own units, citable as "p. 4, note 2";
 4. a page whose lines fall on either side of a clear gutter is read column by column;
 5. a word hyphenated across a line end is rejoined when the document's own vocabulary (or,
    failing that, a conservative rule) says the hyphen was the typesetter's.
@@ -50,7 +51,6 @@ PAGE_NUMBER_RE = re.compile(
 NOTE_MARKER_RE = re.compile(r"^(?:\((\d{1,3})\)|\[(\d{1,3})\]|(\d{1,3})[.)]?|([*†‡§]+))\s+(?=\S)")
 SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 LIGATURES = set("ﬀﬁﬂﬃﬄﬅﬆ")
-HYPHENS = {"-", "\u00ad", "\u2010", "\x02"}  # PDFium reports a line-end hyphen it recognised as \x02
 # Words that form genuine hyphenated compounds ("so-called", "self-help"); a line-end hyphen
 # after one of them is kept unless the document itself writes the joined word.
 COMPOUND_HEADS = {
@@ -330,7 +330,7 @@ def read_pages(data: bytes) -> tuple[list[PdfPage], str]:
                 g.x0, g.x1, g.top, g.bottom, g.baseline = g.x0 - left, g.x1 - left, g.top - bottom, g.bottom - bottom, g.baseline - bottom
             glyphs, width, height = _upright(glyphs, right - left, top - bottom)
             lines = [line for row in _rows(glyphs) for line in _segment_lines(number, row)]
-            rules = _rules(page) if width == right - left else []
+            rules = _rules(page) if width == right - left else []  # no separators on a sideways page
             pages.append(PdfPage(number, height, width, lines, [(a - left, b - left, y - bottom) for a, b, y in rules]))
             textpage.close()
             page.close()
