@@ -136,10 +136,17 @@ def split_front_matter(text: str) -> tuple[dict, str]:
     return meta, text[match.end() :]
 
 
-def sections_from_lines(text: str, markdown: bool) -> list[Section]:
-    """Split on Markdown headings (when `markdown`) and on 'Article N' lines (always)."""
+def sections_from_lines(
+    text: str,
+    markdown: bool,
+    heading_level: Callable[[str], int | None] | None = None,
+    stack: list[tuple[int, str]] | None = None,
+) -> list[Section]:
+    """Split on Markdown headings (when `markdown`), on lines `heading_level` gives a level (a
+    PDF's headings, told by their type) and on 'Article N' lines (always). A `stack` of
+    (level, heading) passed in is continued and left as the text ends (a PDF's next page)."""
     sections: list[Section] = []
-    stack: list[tuple[int, str]] = []
+    stack = [] if stack is None else stack
     buffer: list[str] = []
 
     def flush() -> None:
@@ -150,8 +157,14 @@ def sections_from_lines(text: str, markdown: bool) -> list[Section]:
 
     for line in text.splitlines():
         heading = HEADING_RE.match(line) if markdown else None
-        article = None if heading else ARTICLE_LINE_RE.match(line)
-        if heading:
+        level = heading_level(" ".join(line.split())) if heading_level and not heading else None
+        article = None if heading or level else ARTICLE_LINE_RE.match(line)
+        if level:
+            flush()
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, " ".join(line.split())))
+        elif heading:
             flush()
             level, title = len(heading.group(1)), heading.group(2).strip()
             while stack and stack[-1][0] >= level:
@@ -243,22 +256,22 @@ def unescape_markdown(text: str) -> str:
 
 # --- PDF --------------------------------------------------------------------------------------
 def load_pdf(data: bytes) -> LoadedDocument:
-    """Body text page by page (furniture removed, columns in order; see `ingest.pdf`), split on
-    'Article N' lines; each page's footnotes follow its body as sections of their own."""
+    """Body text page by page (furniture removed, columns in order; see `ingest.pdf`), split at
+    headings (told by their type) and 'Article N' lines; each page's footnotes follow its body
+    as sections of their own."""
     from ingest.pdf import extract_pdf
 
     extracted = extract_pdf(data)
     if not any(p.strip() for p in extracted.pages) and not any(extracted.footnotes):
         raise IngestError("The PDF has no extractable text (is it scanned images?); OCR is not enabled, so ingest a text PDF.")
     sections: list[Section] = []
-    carried: list[str] = []  # an article that runs over a page break keeps its heading
+    stack: list[tuple[int, str]] = []  # headings (and an article) run on over page breaks
     for number, (page_text, notes) in enumerate(zip(extracted.pages, extracted.footnotes), start=1):
-        for section in sections_from_lines(page_text, markdown=False):
-            headings = section.headings or carried
-            sections.append(Section(headings=headings, text=section.text, page=number))
-            carried = headings
+        levels = extracted.headings[number - 1] if extracted.headings else {}
+        for section in sections_from_lines(page_text, markdown=False, heading_level=levels.get, stack=stack):
+            sections.append(Section(headings=section.headings, text=section.text, page=number))
         for note in notes:
-            sections.append(Section(headings=carried, text=note.text, page=number, note=note.marker or None))
+            sections.append(Section(headings=[h for _, h in stack], text=note.text, page=number, note=note.marker or None))
     first_text = next((p for p in extracted.pages if p.strip()), "")
     title = extracted.title or _first_line_title(first_text)
     return LoadedDocument("pdf", title.strip(), sections)

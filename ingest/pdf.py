@@ -51,6 +51,7 @@ PAGE_NUMBER_RE = re.compile(
 NOTE_MARKER_RE = re.compile(r"^(?:\((\d{1,3})\)|\[(\d{1,3})\]|(\d{1,3})[.)]?|([*†‡§]+))\s+(?=\S)")
 SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 LIGATURES = set("ﬀﬁﬂﬃﬄﬅﬆ")
+BOLD_NAME_RE = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
 # Words that form genuine hyphenated compounds ("so-called", "self-help"); a line-end hyphen
 # after one of them is kept unless the document itself writes the joined word.
 COMPOUND_HEADS = {
@@ -73,6 +74,7 @@ class Glyph:
     size: float  # height of the font box (ascent to descent), in points
     space_before: bool
     turn: int | None = 0  # quarter turns of the text direction (None: at a slant, e.g. a watermark)
+    bold: bool = False
 
 
 @dataclass
@@ -90,6 +92,7 @@ class Line:
     marker: str = ""  # a leading superscript (a footnote's own number), if any
     refs: list[str] = field(default_factory=list)  # footnote references (superscripts) in the line
     rtl: bool = False
+    bold: bool = False
 
     @property
     def width(self) -> float:
@@ -114,11 +117,13 @@ class PdfPage:
 
 @dataclass
 class PdfText:
-    """What `extract_pdf` read: per page, the body text and the footnotes, plus the title."""
+    """What `extract_pdf` read: per page, the body text, its headings (line text -> level, 1 the
+    largest type) and the footnotes; plus the title."""
 
     title: str
     pages: list[str]
     footnotes: list[list[Footnote]]
+    headings: list[dict[str, int]] = field(default_factory=list)
 
 
 # --- opening ------------------------------------------------------------------------------------
@@ -145,6 +150,8 @@ def _glyphs(textpage) -> list[Glyph]:
     handle = textpage.raw
     box = raw.FS_RECTF()
     x, y = ctypes.c_double(), ctypes.c_double()
+    name = ctypes.create_string_buffer(128)
+    flags = ctypes.c_int()
     glyphs: list[Glyph] = []
     pending_space = False
     for index in range(textpage.count_chars()):
@@ -162,9 +169,11 @@ def _glyphs(textpage) -> list[Glyph]:
             continue
         if char in LIGATURES:
             char = unicodedata.normalize("NFKC", char)
+        raw.FPDFText_GetFontInfo(handle, index, name, len(name), flags)
+        bold = raw.FPDFText_GetFontWeight(handle, index) >= 600 or bool(BOLD_NAME_RE.search(name.value.decode("latin-1")))
         glyphs.append(
             Glyph(char, box.left, box.right, y.value, box.top, box.bottom, box.top - box.bottom, pending_space,
-                  _quarter_turns(raw.FPDFText_GetCharAngle(handle, index)))
+                  _quarter_turns(raw.FPDFText_GetCharAngle(handle, index)), bold)
         )
         pending_space = False
     return glyphs
@@ -203,7 +212,7 @@ def _upright(glyphs: list[Glyph], width: float, height: float) -> tuple[list[Gly
         (ax, ay), (bx, by) = rotate(g.x0, g.bottom), rotate(g.x1, g.top)
         low, high = min(ay, by), max(ay, by)
         # The baseline sits about a fifth of the font box above its bottom (the descent).
-        turned.append(Glyph(g.char, min(ax, bx), max(ax, bx), low + 0.2 * (high - low), high, low, high - low, g.space_before))
+        turned.append(Glyph(g.char, min(ax, bx), max(ax, bx), low + 0.2 * (high - low), high, low, high - low, g.space_before, 0, g.bold))
     new_width, new_height = (height, width) if turn % 2 else (width, height)
     return turned, new_width, new_height
 
@@ -273,6 +282,7 @@ def _segment_lines(page: int, row: list[Glyph]) -> list[Line]:
                 marker=marker.translate(SUPERSCRIPT_DIGITS) if all(c in NOTE_REF_CHARS for c in marker) else "",
                 refs=refs,
                 rtl=rtl,
+                bold=sum(g.bold for g in words) > len(words) / 2,
             )
         )
     return lines
@@ -669,28 +679,68 @@ def join_hyphenated(lines: list[str], vocabulary: Vocabulary) -> str:
     return "\n".join(out)
 
 
-def _page_text(blocks: list[list[Line]], vocabulary: Vocabulary) -> str:
+HEADING_SIZE_RATIO = 1.12  # a line set this much larger than the body is a heading
+HEADING_MAX_WORDS = 20
+
+
+def _heading_style(line: Line, size: float, bold_body: bool) -> tuple[float, bool] | None:
+    """(size, bold) when the line looks like a heading: larger than the body, or bold in a
+    body that is not; short, not a sentence's end, not starting lower-case."""
+    text = line.text
+    if not text or len(text.split()) > HEADING_MAX_WORDS or re.search(r"[.,;:]$", text) or text[0].islower():
+        return None
+    larger = line.size >= HEADING_SIZE_RATIO * size
+    if larger or (line.bold and not bold_body and line.size >= 0.95 * size):
+        return round(line.size * 2) / 2, line.bold
+    return None
+
+
+def _page_text(blocks: list[list[Line]], vocabulary: Vocabulary, size: float = 0.0, bold_body: bool = False) -> tuple[str, list[tuple[str, tuple[float, bool]]]]:
     """Body text of one page: a line per line (a table row's cells on one), a blank line
-    between paragraphs."""
+    between paragraphs and around headings; and the page's headings with their style."""
     steps = [b.baseline - a.baseline for block in blocks for a, b in zip(block, block[1:])]
     usual = statistics.median([-s for s in steps if s < 0] or [0.0])
-    paragraphs: list[list[str]] = [[]]
+    # Rows first: a table row's cells become one line (and never a heading).
+    rows: list[tuple[Line, str, bool, bool]] = []  # (first segment, text, starts a block, several cells)
     for block in blocks:
         previous: Line | None = None
         for line in block:
-            step = previous.baseline - line.baseline if previous is not None else 0.0
-            if previous is not None and abs(step) <= 1.0:  # the next cell of a table row
-                paragraphs[-1][-1] += " " + line.text
-                previous = line
-                continue
-            if previous is not None and usual > 0 and step > PARAGRAPH_GAP * usual:
-                paragraphs.append([])
-            paragraphs[-1].append(line.text)
+            if previous is not None and abs(previous.baseline - line.baseline) <= 1.0:
+                first, text, starts, _ = rows[-1]
+                rows[-1] = (first, f"{text} {line.text}", starts, True)
+            else:
+                rows.append((line, line.text, previous is None, False))
             previous = line
+    paragraphs: list[list[str]] = [[]]
+    headings: list[tuple[str, tuple[float, bool]]] = []
+    last_style: tuple[float, bool] | None = None
+    previous_line: Line | None = None
+    for line, text, starts_block, cells in rows:
+        style = _heading_style(line, size, bold_body) if size and not cells else None
+        step = previous_line.baseline - line.baseline if previous_line is not None and not starts_block else 0.0
+        wrapped = (
+            last_style is not None
+            and (round(line.size * 2) / 2, line.bold) == last_style
+            and 0 < step <= PARAGRAPH_GAP * max(usual, line.size)
+            and len(f"{headings[-1][0]} {text}".split()) <= HEADING_MAX_WORDS
+        )
+        if wrapped:  # a heading's next line (it may start lower-case)
+            headings[-1] = (f"{headings[-1][0]} {text}", last_style)
+            paragraphs[-2][-1] += f" {text}"
+            style = last_style
+        elif style is not None:
+            headings.append((text, style))
+            paragraphs.extend([[text], []])
+        else:
+            if last_style is not None or (usual > 0 and step > PARAGRAPH_GAP * usual):
+                paragraphs.append([])
+            paragraphs[-1].append(text)
+        last_style = style
+        previous_line = line
     texts = [join_hyphenated(p, vocabulary) for p in paragraphs if p]
     text = "\n\n".join(texts)
     text = re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]+\n", "\n", text))
-    return text.strip()
+    return text.strip(), headings
 
 
 # --- the whole document -------------------------------------------------------------------------
@@ -702,14 +752,21 @@ def extract_pdf(data: bytes) -> PdfText:
     size = body_size(pages)
     note_lines = [split_footnotes(page, size) if size else [] for page in pages]
     vocabulary = Vocabulary([line.text for page in pages for line in page.lines] + [l.text for ls in note_lines for l in ls])
-    texts = _join_across_pages([_page_text(reading_order(page.lines, size), vocabulary) for page in pages], vocabulary)
+    body_lines = [l for page in pages for l in page.lines if abs(l.size - size) <= 0.05 * size]
+    bold_body = sum(len(l.text) for l in body_lines if l.bold) > 0.5 * sum(len(l.text) for l in body_lines)
+    laid_out = [_page_text(reading_order(page.lines, size), vocabulary, size, bold_body) for page in pages]
+    texts = _join_across_pages([text for text, _ in laid_out], vocabulary)
+    # Heading levels: the largest type is level 1; at one size, bold ranks above regular.
+    styles = sorted({style for _, found in laid_out for _, style in found}, key=lambda st: (-st[0], not st[1]))
+    level = {style: min(index + 1, 6) for index, style in enumerate(styles)}
+    headings = [{" ".join(text.split()): level[style] for text, style in found} for _, found in laid_out]
     notes: list[list[Footnote]] = []
     carried = ""
     for lines in note_lines:
         notes.append(footnotes_from(lines, vocabulary, carried))
         if notes[-1]:
             carried = notes[-1][-1].marker
-    return PdfText(title=title, pages=texts, footnotes=notes)
+    return PdfText(title=title, pages=texts, footnotes=notes, headings=headings)
 
 
 def _join_across_pages(texts: list[str], vocabulary: Vocabulary) -> list[str]:

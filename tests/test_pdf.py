@@ -300,6 +300,8 @@ def test_locators_cite_page_and_note(tmp_path, report):
     assert note["locator"] == "p. 2, note 2" and note["page"] == 2
     article = next(c for c in chunks if "physical and social recovery" in c["text"])
     assert article["locator"] == "Article 12, p. 4"
+    shelters = next(c for c in chunks if "Shelters for survivors" in c["text"])
+    assert shelters["locator"] == f"§ {PAGE_3_HEADING}, p. 3" and PAGE_3_HEADING not in shelters["text"]
     assert not any(HEADER in c["text"] or re.search(r"Page \d of 4", c["text"]) for c in chunks)
 
 
@@ -312,7 +314,7 @@ def test_answer_from_a_two_column_page_quotes_a_whole_sentence_and_cites_its_pag
     assert quoted, answer.answer
     assert flat(RUN_ON_SENTENCE) in flat(quoted[0].text)
     cited = {c.n: c for c in answer.citations}
-    assert any(cited[n].locator == "p. 3" for n in quoted[0].citations), answer.citations
+    assert any(cited[n].locator == f"§ {PAGE_3_HEADING}, p. 3" for n in quoted[0].citations), answer.citations
 
 
 # --- more of what real reports do -----------------------------------------------------------------
@@ -503,3 +505,37 @@ def test_a_numbered_table_under_a_rule_is_not_footnotes():
         pdf.cell(0, LINE_HEIGHT, step, new_x="LMARGIN", new_y="NEXT")
     extracted = extract_pdf(bytes(pdf.output()))
     assert extracted.footnotes == [[]] and extracted.pages[0].splitlines()[-3:] == steps
+
+
+def test_headings_are_told_by_their_type_and_ranked_by_size():
+    from fpdf import FPDF
+
+    BODY = ("Assistance starts as soon as there are reasonable grounds to believe a person is a victim. "
+            "It does not depend on the person's willingness to cooperate in an investigation or in criminal proceedings.")
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", "B", size=16)
+    pdf.multi_cell(0, 8, "Guidelines on the Protection of Victims", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("helvetica", "B", size=BODY_SIZE)
+    pdf.multi_cell(110, LINE_HEIGHT, "Assistance to presumed victims of trafficking before any formal identification by the authorities",
+                   new_x="LMARGIN", new_y="NEXT")  # wraps over two lines
+    pdf.set_font("helvetica", size=BODY_SIZE)
+    pdf.multi_cell(0, LINE_HEIGHT, BODY, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("helvetica", "B", size=BODY_SIZE)
+    pdf.cell(95, LINE_HEIGHT, "Service")
+    pdf.cell(95, LINE_HEIGHT, "Provider", new_x="LMARGIN", new_y="NEXT")  # a table's header row
+    pdf.set_font("helvetica", size=BODY_SIZE)
+    pdf.cell(95, LINE_HEIGHT, "Shelter")
+    pdf.cell(95, LINE_HEIGHT, "Non-governmental organisations", new_x="LMARGIN", new_y="NEXT")
+    extracted = extract_pdf(bytes(pdf.output()))
+    assert extracted.headings == [{
+        "Guidelines on the Protection of Victims": 1,
+        "Assistance to presumed victims of trafficking before any formal identification by the authorities": 2,
+    }]
+    document = load_bytes(bytes(pdf.output()), "pdf")
+    assert [(s.headings, flat(s.text)) for s in document.sections] == [(
+        ["Guidelines on the Protection of Victims",
+         "Assistance to presumed victims of trafficking before any formal identification by the authorities"],
+        f"{BODY} Service Provider Shelter Non-governmental organisations",
+    )]
