@@ -40,7 +40,7 @@ SMALL_TYPE_RATIO = 0.9  # footnote lines are set at most this fraction of the bo
 MARGIN_ZONE = 0.2  # running headers/footers sit within this fraction of the page height
 MARGIN_LINES = 3  # ... and among the first/last this many lines of a page
 RUNNING_SHARE = 0.5  # a margin line repeated on at least this share of pages is furniture
-RUNNING_MIN_PAGES = 3
+RUNNING_MIN_PAGES = 2  # (a two-page leaflet with the same header on both pages counts)
 PARAGRAPH_GAP = 1.35  # a baseline step this many times the usual line step starts a paragraph
 
 PAGE_NUMBER_RE = re.compile(
@@ -724,9 +724,10 @@ def _page_text(blocks: list[list[Line]], vocabulary: Vocabulary, size: float = 0
             and 0 < step <= PARAGRAPH_GAP * max(usual, line.size)
             and len(f"{headings[-1][0]} {text}".split()) <= HEADING_MAX_WORDS
         )
-        if wrapped:  # a heading's next line (it may start lower-case)
-            headings[-1] = (f"{headings[-1][0]} {text}", last_style)
-            paragraphs[-2][-1] += f" {text}"
+        if wrapped:  # a heading's next line (it may start lower-case, or end a hyphenated word)
+            whole = join_hyphenated([headings[-1][0], text], vocabulary).replace("\n", " ").strip()
+            headings[-1] = (whole, last_style)
+            paragraphs[-2][-1] = whole
             style = last_style
         elif style is not None:
             headings.append((text, style))

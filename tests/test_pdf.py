@@ -539,3 +539,28 @@ def test_headings_are_told_by_their_type_and_ranked_by_size():
          "Assistance to presumed victims of trafficking before any formal identification by the authorities"],
         f"{BODY} Service Provider Shelter Non-governmental organisations",
     )]
+
+
+def test_a_two_page_leaflet_loses_its_running_header_and_keeps_a_hyphenated_heading_whole():
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_auto_page_break(False)
+    for n, body in enumerate(["Call the hotline if you see signs of exploitation.", "The call is free and anonymous."], start=1):
+        pdf.add_page()
+        pdf.set_font("helvetica", size=8)
+        pdf.set_xy(10, 8)
+        pdf.cell(0, 4, "National Anti-Trafficking Leaflet")
+        pdf.set_xy(10, 30)
+        if n == 1:
+            pdf.set_font("helvetica", "B", size=16)
+            pdf.cell(0, 8, "What to do when you suspect traf-", new_x="LMARGIN", new_y="NEXT")
+            pdf.cell(0, 8, "ficking in your neighbourhood", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("helvetica", size=BODY_SIZE)
+        pdf.multi_cell(0, LINE_HEIGHT, body)
+    extracted = extract_pdf(bytes(pdf.output()))
+    assert [flat(p) for p in extracted.pages] == [
+        "What to do when you suspect trafficking in your neighbourhood Call the hotline if you see signs of exploitation.",
+        "The call is free and anonymous.",
+    ]
+    assert extracted.headings[0] == {"What to do when you suspect trafficking in your neighbourhood": 1}
