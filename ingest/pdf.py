@@ -61,6 +61,14 @@ COMPOUND_HEADS = {
     "country", "law", "case", "sex", "labour", "labor", "decision", "policy", "time", "front",
     "mid", "semi", "sub", "vice", "quasi", "cost", "risk", "victim", "human", "rights",
 }
+# Endings that are never words of their own: after one of these, a line-end hyphen is the
+# typesetter's even after a compound-forming head ("follow-" / "ing").
+SUFFIXES = {
+    "ing", "ings", "ed", "er", "ers", "est", "ly", "tion", "tions", "sion", "sions", "ment", "ments",
+    "ness", "ity", "ities", "ive", "ives", "ance", "ances", "ence", "ences", "al", "ally", "ous", "able",
+    "ible", "ful", "less", "ise", "ize", "ised", "ized", "ism", "ist", "ists", "ure", "ures", "age",
+    "ages", "ship", "ial", "ian", "ic", "ics", "ish", "ary", "ory", "ant", "ants", "ent", "ents",
+}
 
 
 @dataclass
@@ -245,17 +253,20 @@ NOTE_REF_CHARS = set("0123456789⁰¹²³⁴⁵⁶⁷⁸⁹*†‡§,")
 
 def _segment_lines(page: int, row: list[Glyph]) -> list[Line]:
     row = sorted(row, key=lambda g: g.x0)
-    body_size = statistics.median(g.size for g in row)
-    baseline = statistics.median(g.baseline for g in row if g.size >= SUPERSCRIPT_RATIO * body_size)
+    row_size = statistics.median(g.size for g in row)
     segments: list[list[Glyph]] = [[]]
     previous: Glyph | None = None
     for glyph in row:
-        if previous is not None and glyph.x0 - previous.x1 > COLUMN_GAP * body_size:
+        if previous is not None and glyph.x0 - previous.x1 > COLUMN_GAP * row_size:
             segments.append([])
         segments[-1].append(glyph)
         previous = glyph
     lines = []
     for segment in segments:
+        # Size and baseline per segment: a heading in one column must not make the body text
+        # beside it look like superscripts.
+        body_size = statistics.median(g.size for g in segment)
+        baseline = statistics.median(g.baseline for g in segment if g.size >= SUPERSCRIPT_RATIO * body_size)
         raised = [_is_superscript(g, body_size, baseline) for g in segment]
         marker = ""
         for glyph, up in zip(segment, raised):
@@ -334,10 +345,12 @@ def read_pages(data: bytes) -> tuple[list[PdfPage], str]:
         for number in range(1, len(document) + 1):
             page = document[number - 1]
             textpage = page.get_textpage()
-            left, bottom, right, top = page.get_mediabox()
+            left, bottom, right, top = page.get_bbox()  # media box within crop box (inherited ones too)
             glyphs = _glyphs(textpage)
             for g in glyphs:  # page coordinates from the media box's corner
                 g.x0, g.x1, g.top, g.bottom, g.baseline = g.x0 - left, g.x1 - left, g.top - bottom, g.bottom - bottom, g.baseline - bottom
+            # Text wholly off the page is never seen by a reader (and would stretch the layout).
+            glyphs = [g for g in glyphs if g.x1 > 0 and g.x0 < right - left and g.top > 0 and g.bottom < top - bottom]
             glyphs, width, height = _upright(glyphs, right - left, top - bottom)
             lines = [line for row in _rows(glyphs) for line in _segment_lines(number, row)]
             rules = _rules(page) if width == right - left else []  # no separators on a sideways page
@@ -624,30 +637,44 @@ def _gutter(lines: list[Line], size: float) -> tuple[float, float] | None:
 
 # --- hyphenation --------------------------------------------------------------------------------
 WORD_RE = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+LINE_END_HYPHEN_RE = re.compile(r"([^\W\d_]+)[-\u00ad\u2010]$")
+CONTINUATION_RE = re.compile(r"^([^\W\d_]+)(.*)$", re.DOTALL)
 
 
 class Vocabulary:
-    """The words a document writes (lower-cased), to tell a typesetter's hyphen from a real one."""
+    """The words a document writes (lower-cased), to tell a typesetter's hyphen from a real one.
 
-    def __init__(self, texts: list[str]):
+    Built from the lines in reading order, leaving out the halves of words broken at a line
+    end ("traf-" / "ficking"), which are not words the document writes.
+    """
+
+    def __init__(self, lines: list[str]):
         self.words: set[str] = set()
-        for text in texts:
-            for word in WORD_RE.findall(text.lower()):
+        broken = False  # the previous line ended in a hyphen
+        for line in lines:
+            text = line.lower()
+            if broken:
+                text = CONTINUATION_RE.sub(r"\2", text.lstrip(), count=1)
+            broken = bool(LINE_END_HYPHEN_RE.search(text))
+            if broken:
+                text = LINE_END_HYPHEN_RE.sub("", text)
+            for word in WORD_RE.findall(text):
                 self.words.add(word)
                 self.words.update(word.split("-"))
 
     def join(self, head: str, tail: str) -> bool:
-        """Whether `head-` at a line end followed by `tail` is one word broken by the typesetter."""
+        """Whether `head-` at a line end followed by `tail` is one word broken by the typesetter:
+        yes when the document writes the joined word; no when it writes the hyphenated one, or
+        when the head forms compounds ('so-', 'self-') and the tail is not a mere ending
+        ('so-called', but 'follow-ing'); otherwise yes."""
         head, tail = head.lower(), tail.lower()
         if head + tail in self.words:
             return True
         if f"{head}-{tail}" in self.words:
             return False
-        return head not in COMPOUND_HEADS
+        return not (head in COMPOUND_HEADS and tail not in SUFFIXES)
 
 
-LINE_END_HYPHEN_RE = re.compile(r"([^\W\d_]+)[-\u00ad\u2010]$")
-CONTINUATION_RE = re.compile(r"^([^\W\d_]+)(.*)$", re.DOTALL)
 # "pre- and post-trial": a hyphen left hanging before a conjunction is the author's.
 SUSPENDED_BEFORE = {"and", "or", "nor", "to", "und", "oder", "bis", "et", "ou", "y", "o", "e", "и", "или"}
 
@@ -722,7 +749,7 @@ def _page_text(blocks: list[list[Line]], vocabulary: Vocabulary, size: float = 0
             last_style is not None
             and (round(line.size * 2) / 2, line.bold) == last_style
             and 0 < step <= PARAGRAPH_GAP * max(usual, line.size)
-            and len(f"{headings[-1][0]} {text}".split()) <= HEADING_MAX_WORDS
+            and len(f"{headings[-1][0]} {text}".split()) <= 2 * HEADING_MAX_WORDS
         )
         if wrapped:  # a heading's next line (it may start lower-case, or end a hyphenated word)
             whole = join_hyphenated([headings[-1][0], text], vocabulary).replace("\n", " ").strip()
@@ -752,10 +779,11 @@ def extract_pdf(data: bytes) -> PdfText:
     remove_furniture(pages)
     size = body_size(pages)
     note_lines = [split_footnotes(page, size) if size else [] for page in pages]
-    vocabulary = Vocabulary([line.text for page in pages for line in page.lines] + [l.text for ls in note_lines for l in ls])
+    ordered = [reading_order(page.lines, size) for page in pages]
+    vocabulary = Vocabulary([l.text for blocks in ordered for block in blocks for l in block] + [l.text for ls in note_lines for l in ls])
     body_lines = [l for page in pages for l in page.lines if abs(l.size - size) <= 0.05 * size]
     bold_body = sum(len(l.text) for l in body_lines if l.bold) > 0.5 * sum(len(l.text) for l in body_lines)
-    laid_out = [_page_text(reading_order(page.lines, size), vocabulary, size, bold_body) for page in pages]
+    laid_out = [_page_text(blocks, vocabulary, size, bold_body) for blocks in ordered]
     texts = _join_across_pages([text for text, _ in laid_out], vocabulary)
     # Heading levels: the largest type is level 1; at one size, bold ranks above regular.
     styles = sorted({style for _, found in laid_out for _, style in found}, key=lambda st: (-st[0], not st[1]))
