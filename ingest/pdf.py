@@ -723,8 +723,10 @@ def _heading_style(line: Line, size: float, bold_body: bool) -> tuple[float, boo
 
 
 def _page_text(blocks: list[list[Line]], vocabulary: Vocabulary, size: float = 0.0, bold_body: bool = False) -> tuple[str, list[tuple[str, tuple[float, bool]]]]:
-    """Body text of one page: a line per line (a table row's cells on one), a blank line
-    between paragraphs and around headings; and the page's headings with their style."""
+    """Body text of one page: a paragraph per line (a table row, a list item, an 'Article N'
+    heading each on a line of its own), a blank line between paragraphs and around headings;
+    and the page's headings with their style. Printed line breaks are not kept: they are the
+    typesetter's, and a chunk split at one would cut a sentence."""
     steps = [b.baseline - a.baseline for block in blocks for a, b in zip(block, block[1:])]
     usual = statistics.median([-s for s in steps if s < 0] or [0.0])
     # Rows first: a table row's cells become one line (and never a heading).
@@ -739,6 +741,7 @@ def _page_text(blocks: list[list[Line]], vocabulary: Vocabulary, size: float = 0
                 rows.append((line, line.text, previous is None, False))
             previous = line
     paragraphs: list[list[str]] = [[]]
+    table_rows: set[str] = set()
     headings: list[tuple[str, tuple[float, bool]]] = []
     last_style: tuple[float, bool] | None = None
     previous_line: Line | None = None
@@ -763,12 +766,37 @@ def _page_text(blocks: list[list[Line]], vocabulary: Vocabulary, size: float = 0
             if last_style is not None or (usual > 0 and step > PARAGRAPH_GAP * usual):
                 paragraphs.append([])
             paragraphs[-1].append(text)
+            if cells:
+                table_rows.add(text)
         last_style = style
         previous_line = line
-    texts = [join_hyphenated(p, vocabulary) for p in paragraphs if p]
+    texts = [_flow(join_hyphenated(p, vocabulary).split("\n"), table_rows) for p in paragraphs if p]
     text = "\n\n".join(texts)
     text = re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]+\n", "\n", text))
     return text.strip(), headings
+
+
+LIST_ITEM_RE = re.compile(r"^\s*(?:[-*•▪◦–]|\(?[a-zA-Z0-9]{1,3}[).]|\d{1,3}(?=\s+[A-Z]))\s")
+
+
+def _flow(lines: list[str], own_lines: set[str]) -> str:
+    """A paragraph's printed lines as running text, except that a list item, a table row or an
+    'Article N' heading keeps a line of its own."""
+    from ingest.loaders import ARTICLE_LINE_RE, looks_like_article_heading
+
+    def alone(text: str) -> bool:
+        article = ARTICLE_LINE_RE.match(text)
+        return text in own_lines or bool(article and looks_like_article_heading(article.group(3)))
+
+    out: list[str] = []
+    for text in lines:
+        if not text.strip():
+            continue
+        if out and not alone(text) and not alone(out[-1]) and not LIST_ITEM_RE.match(text):
+            out[-1] += " " + text.strip()
+        else:
+            out.append(text.strip())
+    return "\n".join(out)
 
 
 # --- the whole document -------------------------------------------------------------------------

@@ -401,7 +401,7 @@ def test_a_page_set_sideways_reads_in_order(angle):
         for line in lines:
             pdf.cell(0, LINE_HEIGHT, line, new_x="LMARGIN", new_y="NEXT")
             pdf.set_x(40)
-    assert extract_pdf(bytes(pdf.output())).pages[0].splitlines() == lines
+    assert flat(extract_pdf(bytes(pdf.output())).pages[0]) == " ".join(lines)
 
 
 def test_a_slanted_watermark_is_not_text():
@@ -564,3 +564,22 @@ def test_a_two_page_leaflet_loses_its_running_header_and_keeps_a_hyphenated_head
         "The call is free and anonymous.",
     ]
     assert extracted.headings[0] == {"What to do when you suspect trafficking in your neighbourhood": 1}
+
+
+def test_printed_line_breaks_go_but_list_items_and_article_headings_keep_their_lines(extracted):
+    """A chunk split at a printed line break would cut a sentence: a paragraph is one line."""
+    assert extracted.pages[1] == PAGE_2_TEXT
+    assert extracted.pages[3] == "\n".join(PAGE_4)
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=BODY_SIZE)
+    lines = ["States shall take measures, such as:", "(a) research and information campaigns;", "(b) social and economic", "initiatives to prevent trafficking."]
+    for line in lines:
+        pdf.cell(0, LINE_HEIGHT, line, new_x="LMARGIN", new_y="NEXT")
+    assert extract_pdf(bytes(pdf.output())).pages[0].splitlines() == [
+        "States shall take measures, such as:",
+        "(a) research and information campaigns;",
+        "(b) social and economic initiatives to prevent trafficking.",
+    ]
