@@ -185,7 +185,9 @@ def main(limit: int | None) -> None:
             same += 1
         else:
             differ += 1
-            examples.append((q["id"], flat_answer(md)[:90], flat_answer(pdf)[:90]))
+            a, b = flat_answer(md), flat_answer(pdf)
+            at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+            examples.append((q["id"], f"Markdown: …{a[max(0, at - 60):at + 80]}", f"PDF:      …{b[max(0, at - 60):at + 80]}"))
         quoted = " ".join([pdf.answer] + [c.text for c in pdf.citations])
         if HEADER in quoted or FOOTER_RE.search(quoted):
             furniture += 1
