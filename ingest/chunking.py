@@ -14,7 +14,7 @@ from ingest.loaders import LoadedDocument, Section
 
 ARTICLE_RE = re.compile(r"^(?:Article|ARTICLE|Art\.)\s+(\d+[a-z]?|[IVXLC]+)\b", re.IGNORECASE)
 NUMBERED_PART_RE = re.compile(r"^(Annex|Appendix|Chapter|Part|Section|Rule|Principle)\s+([\w.]+)", re.IGNORECASE)
-CHUNKER_VERSION = "9"  # bump when loading, chunking or chunk metadata changes, so unchanged files are re-processed (9: text spans)
+CHUNKER_VERSION = "10"  # bump when loading, chunking or chunk metadata changes, so unchanged files are re-processed (10: faithful PDF text, text spans)
 SECTION_GAP = "\n\n"  # between sections in a document's stored extracted text
 
 
@@ -44,7 +44,9 @@ def locator_for(section: Section, title: str = "") -> str:
     if not place and inner:
         place = f"§ {inner[-1]}"
     if section.page is not None:
-        return f"{place}, p. {section.page}" if place else f"p. {section.page}"
+        place = f"{place}, p. {section.page}" if place else f"p. {section.page}"
+    if section.note:
+        place = f"{place}, note {section.note}" if place else f"note {section.note}"
     return place
 
 

@@ -15,6 +15,7 @@ from typing import Callable
 import yaml
 
 from assistant.domain.errors import IngestError
+from ingest.headings import ARTICLE_LINE_RE, looks_like_article_heading
 from ingest.html_nesting import cap_nesting, too_deep
 
 MAX_DOCX_UNPACKED = 200 * 1024 * 1024  # a .docx that unpacks to more than this is treated as a zip bomb
@@ -22,11 +23,13 @@ MAX_DOCX_UNPACKED = 200 * 1024 * 1024  # a .docx that unpacks to more than this 
 
 @dataclass
 class Section:
-    """A run of text under one heading path (and, for PDFs, on one page)."""
+    """A run of text under one heading path (and, for PDFs, on one page). A PDF footnote is a
+    section of its own, with its marker as `note`, so it is cited as "p. 4, note 2"."""
 
     headings: list[str]
     text: str
     page: int | None = None
+    note: str | None = None
 
 
 @dataclass
@@ -79,16 +82,7 @@ def _first_line_title(text: str) -> str:
 
 # --- Markdown and plain text ----------------------------------------------------------------
 HEADING_RE = re.compile(r"^(#{1,6})\s*(\S.*?)\s*#*\s*$")
-ARTICLE_LINE_RE = re.compile(r"^\s*(Article|ARTICLE|Art\.)\s+(\d+[a-z]?|[IVXLC]+)\b\.?\s*(.{0,120})$")
 FRONT_MATTER_RE = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
-
-
-def looks_like_article_heading(rest: str) -> bool:
-    """'Article 5', 'Article 5. Criminalization' are headings; 'Article 5 shall apply to...' is text."""
-    rest = rest.strip()
-    if not rest:
-        return True
-    return len(rest) <= 80 and not re.search(r"[.;,:]$|\.\s", rest) and not re.match(r"(?:of|shall|and|or|to|in|the|as|above|below)\b", rest)
 
 
 def split_front_matter(text: str) -> tuple[dict, str]:
@@ -104,10 +98,17 @@ def split_front_matter(text: str) -> tuple[dict, str]:
     return meta, text[match.end() :]
 
 
-def sections_from_lines(text: str, markdown: bool) -> list[Section]:
-    """Split on Markdown headings (when `markdown`) and on 'Article N' lines (always)."""
+def sections_from_lines(
+    text: str,
+    markdown: bool,
+    heading_level: Callable[[str], int | None] | None = None,
+    stack: list[tuple[int, str]] | None = None,
+) -> list[Section]:
+    """Split on Markdown headings (when `markdown`), on lines `heading_level` gives a level (a
+    PDF's headings, told by their type) and on 'Article N' lines (always). A `stack` of
+    (level, heading) passed in is continued and left as the text ends (a PDF's next page)."""
     sections: list[Section] = []
-    stack: list[tuple[int, str]] = []
+    stack = [] if stack is None else stack
     buffer: list[str] = []
 
     def flush() -> None:
@@ -118,8 +119,14 @@ def sections_from_lines(text: str, markdown: bool) -> list[Section]:
 
     for line in text.splitlines():
         heading = HEADING_RE.match(line) if markdown else None
-        article = None if heading else ARTICLE_LINE_RE.match(line)
-        if heading:
+        level = heading_level(" ".join(line.split())) if heading_level and not heading else None
+        article = None if heading or level else ARTICLE_LINE_RE.match(line)
+        if level:
+            flush()
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, " ".join(line.split())))
+        elif heading:
             flush()
             level, title = len(heading.group(1)), heading.group(2).strip()
             while stack and stack[-1][0] >= level:
@@ -211,35 +218,25 @@ def unescape_markdown(text: str) -> str:
 
 # --- PDF --------------------------------------------------------------------------------------
 def load_pdf(data: bytes) -> LoadedDocument:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    """Body text page by page (furniture removed, columns in order; see `ingest.pdf`), split at
+    headings (told by their type) and 'Article N' lines; each page's footnotes follow its body
+    as sections of their own."""
+    from ingest.pdf import extract_pdf
 
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise IngestError("The PDF is encrypted with a password; save an unprotected copy and ingest that.")
-        pages = [page.extract_text() or "" for page in reader.pages]
-        info = reader.metadata
-    except IngestError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
-        raise IngestError(f"The PDF is damaged or not a PDF ({exc}); re-export it and ingest again.") from exc
-    except Exception as exc:  # pypdf surfaces many low-level errors on corrupt input
-        if "crypt" in str(exc).lower() or "AES" in str(exc):
-            raise IngestError("The PDF is encrypted and cannot be read; save an unprotected copy and ingest that.") from exc
-        raise IngestError(f"The PDF could not be read ({type(exc).__name__}: {exc}); re-export it and ingest again.") from exc
-    if not any(p.strip() for p in pages):
+    extracted = extract_pdf(data)
+    if not any(p.strip() for p in extracted.pages) and not any(extracted.footnotes):
         raise IngestError("The PDF has no extractable text (is it scanned images?); OCR is not enabled, so ingest a text PDF.")
     sections: list[Section] = []
-    carried: list[str] = []  # an article that runs over a page break keeps its heading
-    for number, page_text in enumerate(pages, start=1):
-        page_sections = sections_from_lines(page_text, markdown=False)
-        for section in page_sections:
-            headings = section.headings or carried
-            sections.append(Section(headings=headings, text=section.text, page=number))
-            carried = headings
-    title = (info.title if info and info.title else "") or _first_line_title(pages[0] if pages[0].strip() else "\n".join(pages))
-    return LoadedDocument("pdf", str(title).strip(), sections)
+    stack: list[tuple[int, str]] = []  # headings (and an article) run on over page breaks
+    for number, (page_text, notes) in enumerate(zip(extracted.pages, extracted.footnotes), start=1):
+        levels = extracted.headings[number - 1] if extracted.headings else {}
+        for section in sections_from_lines(page_text, markdown=False, heading_level=levels.get, stack=stack):
+            sections.append(Section(headings=section.headings, text=section.text, page=number))
+        for note in notes:
+            sections.append(Section(headings=[h for _, h in stack], text=note.text, page=number, note=note.marker or None))
+    first_text = next((p for p in extracted.pages if p.strip()), "")
+    title = extracted.title or _first_line_title(first_text)
+    return LoadedDocument("pdf", title.strip(), sections)
 
 
 # --- DOCX -------------------------------------------------------------------------------------
