@@ -19,7 +19,6 @@ if not CHROMIUM.exists():
     pytest.skip("Browser tests need Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium).", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="Browser tests need the playwright package (pip install -e '.[test]').")
 from conftest import unused_port  # noqa: E402
-
 from test_viewer import QUESTION as PDF_QUESTION  # noqa: E402
 from test_viewer import QUOTE as PDF_QUOTE  # noqa: E402
 from test_viewer import write_pdf  # noqa: E402
