@@ -24,7 +24,7 @@ from assistant.domain.settings import Settings
 
 def build_assistant(settings: Settings | None = None, **parts):
     """Build the Assistant from settings (see `assistant.app`); nothing loads until used.
-    `parts` (embedder=, store=, catalogue=, chat_model=) replace the parts the settings would build."""
+    `parts` (embedder=, store=, catalogue=, crosslingual=, chat_model=) replace the parts the settings would build."""
     from assistant.app import build_assistant as build
 
     return build(settings, **parts)
