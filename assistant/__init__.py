@@ -22,11 +22,12 @@ from assistant.domain.models import Answer, Citation, IngestReport
 from assistant.domain.settings import Settings
 
 
-def build_assistant(settings: Settings | None = None):
-    """Build the Assistant from settings (see `assistant.app`); nothing loads until used."""
+def build_assistant(settings: Settings | None = None, **parts):
+    """Build the Assistant from settings (see `assistant.app`); nothing loads until used.
+    `parts` (embedder=, store=, catalogue=, crosslingual=, chat_model=) replace the parts the settings would build."""
     from assistant.app import build_assistant as build
 
-    return build(settings)
+    return build(settings, **parts)
 
 
 __all__ = [

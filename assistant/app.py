@@ -28,6 +28,7 @@ def build_assistant(
     embedder: Embedder | None = None,
     store: ChunkStore | None = None,
     catalogue: LexicalIndex | None = None,
+    crosslingual: CrossLingualIndex | None = None,
     chat_model: BaseChatModel | None = None,
 ) -> Assistant:
     """Wire store, embedder, BM25, retriever, answerer and ingestor from settings.
@@ -35,14 +36,18 @@ def build_assistant(
     Nothing heavy happens here: the model and the store open on first use. The keyword
     arguments replace a part the settings would build: a host application's own chat model
     (with `BEACON_ANSWERER=llamacpp` or `openai`), or, in tests, an instrumented or failing
-    part whose reference the test keeps.
+    part whose reference the test keeps (the multilingual index must then be built on the
+    given catalogue).
     """
     settings = settings or Settings()
     embedder = embedder or Embedder(settings.embed_model, settings.embed_model_path, settings.embed_batch_size, settings.query_runtime, settings.cache_dir)
     store = store or ChunkStore(settings, embedder.model_name, embedder.dimension)
     paths = settings.paths
     lexical = catalogue or LexicalIndex(store, paths.lexical(settings.store_key, settings.collection))
-    crosslingual = CrossLingualIndex(lexical, paths.multilingual(settings.store_key, settings.collection)) if settings.crosslingual else None
+    if crosslingual is not None and not settings.crosslingual:
+        raise ConfigError("A multilingual index was given but BEACON_CROSSLINGUAL is off; turn it on to use the index.")
+    if crosslingual is None and settings.crosslingual:
+        crosslingual = CrossLingualIndex(lexical, paths.multilingual(settings.store_key, settings.collection))
     retriever = HybridRetriever(store, lexical, embedder, settings.candidates, settings.rrf_k, settings.max_chunks_per_doc, crosslingual)
     answerer, rewriter = build_answerer(settings, embedder, lexical, crosslingual, chat_model)
     ingestor = Ingestor(settings, store, embedder, lambda stored_sha256: settle_abandoned_uploads(settings.data_dir, stored_sha256))

@@ -340,12 +340,13 @@ class Assistant:
         in a background thread at the lowest CPU priority, so English questions are served at
         once and the first non-English one waits less."""
         if self.retriever.crosslingual is not None:
-            threading.Thread(target=_at_low_priority, args=(self.retriever.crosslingual.ensure_current,), name="beacon-e5-index", daemon=True).start()
+            threading.Thread(target=at_low_priority, args=(self.retriever.crosslingual.ensure_current,), name="beacon-e5-index", daemon=True).start()
 
 
-def _at_low_priority(job: Callable[[], None]) -> None:
+def at_low_priority(job: Callable[[], None]) -> None:
     """Run a background job at the lowest CPU priority (Linux: per thread, inherited by the
-    threads it starts), so that it takes the cores only when questions leave them idle."""
+    threads it starts), so that it takes the cores only when questions leave them idle.
+    Public so that the tests can check the priority a job really runs at."""
     with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
     job()

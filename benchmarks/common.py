@@ -1,7 +1,8 @@
-"""What the benchmark scripts share: the question mix and percentiles."""
+"""What the benchmark scripts share: the question mix, peak memory and free ports."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 QUESTIONS = [
@@ -16,6 +17,13 @@ QUESTIONS = [
     "Which measures address supply chains and public procurement?",
     "How are children protected under the Worst Forms of Child Labour Convention?",
 ]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (at the time of asking)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def peak_rss_mb(pid: int | str = "self") -> float | None:

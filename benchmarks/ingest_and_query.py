@@ -100,7 +100,7 @@ def main(paths: list[str]) -> None:
         t0 = time.perf_counter()
         naive.build()
         naive_build_s = time.perf_counter() - t0
-        naive_pieces = len(naive._pieces or [])
+        naive_pieces = naive.piece_count
         naive.ask(QUESTIONS[0], k)  # warm caches, as for Beacon
         naive_total: list[float] = []
         for _ in range(3):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,15 +31,9 @@ from assistant.answering.generative import NO_ANSWER_IN_SOURCES, NOTHING_SUPPORT
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import QUESTIONS  # noqa: E402
+from common import QUESTIONS, free_port  # noqa: E402
 
 from evals.metrics import percentile  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(gguf: Path, n_ctx: int, threads: int) -> tuple[subprocess.Popen, str]:

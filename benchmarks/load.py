@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import QUESTIONS  # noqa: E402
+from common import QUESTIONS, free_port  # noqa: E402
 
 from evals.metrics import percentile  # noqa: E402
 
@@ -153,12 +152,6 @@ def load_test(url: str, sessions: int, duration: float, timeout: float) -> dict:
 
 
 # -- --start-server ---------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(data_dir: Path, log, poll_s: float = 0.5) -> tuple[subprocess.Popen, str]:
     """`beacon serve` on a free loopback port over `data_dir`, once it answers HTTP (polled
     every `poll_s` seconds)."""

@@ -30,8 +30,8 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import QUESTIONS  # noqa: E402
-from load import free_port, stop_server  # noqa: E402
+from common import QUESTIONS, free_port  # noqa: E402
+from load import stop_server  # noqa: E402
 
 from evals.metrics import percentile  # noqa: E402
 

@@ -141,10 +141,14 @@ class NaiveDenseBaseline:
         self.documents = len(chunks)
         self.build_ms = round((time.perf_counter() - start) * 1000, 1)
 
+    @property
+    def piece_count(self) -> int:
+        """How many pieces `build` split the library into (0 before it)."""
+        return len(self._pieces or [])
+
     def describe(self) -> str:
-        size = len(self._pieces or [])
         return (
-            f"{self.documents} documents rebuilt from the store, split into {size} pieces of ≤{self.chunk_size} characters "
+            f"{self.documents} documents rebuilt from the store, split into {self.piece_count} pieces of ≤{self.chunk_size} characters "
             f"({self.chunk_overlap} overlap), embedded in {self.build_ms:.0f} ms; cosine top-k in memory; "
             f"answer = the {self.answer_sentences} retrieved sentences closest to the question; never refuses."
         )

@@ -19,6 +19,10 @@ from pathlib import Path
 import pytest
 
 from assistant import Settings, build_assistant
+from assistant.library.catalogue import LexicalIndex
+from assistant.library.crosslingual import CrossLingualIndex
+from assistant.library.embedder import Embedder
+from assistant.library.store import ChunkStore
 
 ARTICLE_MARKDOWN = """\
 ---
@@ -105,12 +109,57 @@ def store_of_another_model(data_dir):
     return data_dir
 
 
-@pytest.fixture()
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on (at the time of asking)."""
+def unused_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (at the time of asking); for
+    module-scoped servers, which cannot use the `free_port` fixture."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture()
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (at the time of asking)."""
+    return unused_port()
+
+
+def library_embedder(settings: Settings) -> Embedder:
+    """The embedding model `build_assistant(settings)` would use, built the same way."""
+    return Embedder(settings.embed_model, settings.embed_model_path, settings.embed_batch_size, settings.query_runtime, settings.cache_dir)
+
+
+def library_store(settings: Settings, embedder: Embedder | None = None) -> ChunkStore:
+    """The chunk store of a library, opened as `build_assistant(settings)` opens it: for a test
+    that holds its write lock or reads it directly (another process's view of the library)."""
+    embedder = embedder or library_embedder(settings)
+    return ChunkStore(settings, embedder.model_name, embedder.dimension)
+
+
+def library_catalogue(settings: Settings, store: ChunkStore) -> LexicalIndex:
+    """The BM25 catalogue over `store`, at the path `build_assistant(settings)` uses."""
+    return LexicalIndex(store, settings.paths.lexical(settings.store_key, settings.collection))
+
+
+def multilingual_index(settings: Settings, catalogue: LexicalIndex) -> CrossLingualIndex:
+    """The multilingual-e5 index over `catalogue`, at the path `build_assistant(settings)` uses;
+    inject it with `build_assistant(settings, store=..., catalogue=catalogue, crosslingual=index)`."""
+    return CrossLingualIndex(catalogue, settings.paths.multilingual(settings.store_key, settings.collection))
+
+
+def library_with_index(settings: Settings):
+    """(assistant, its multilingual index): the index built here and injected, so a test can
+    instrument it (count what it embeds, stop its build) through its own reference."""
+    store = library_store(settings)
+    catalogue = library_catalogue(settings, store)
+    index = multilingual_index(settings, catalogue)
+    return build_assistant(settings, store=store, catalogue=catalogue, crosslingual=index), index
+
+
+@pytest.fixture(scope="session")
+def embedder(clean_beacon_environment) -> Embedder:
+    """One real embedding model for the session (default settings), for tests of the parts
+    that take an embedder; inject it with `build_assistant(settings, embedder=embedder)`."""
+    return library_embedder(Settings())
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -154,13 +203,13 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 @pytest.fixture(scope="session")
-def dev_library(tmp_path_factory):
+def dev_library(tmp_path_factory, embedder):
     """The development library (../shared/corpus + ../shared/seeds, as `make eval` builds it),
     with its multilingual index; built once per session, tests only read it."""
     corpus, seeds = SHARED / "corpus", SHARED / "seeds"
     if not corpus.is_dir() or not seeds.is_dir():
         pytest.skip(f"the shared library ({SHARED}) is not available")
-    beacon = build_assistant(Settings(data_dir=tmp_path_factory.mktemp("dev-library")))
+    beacon = build_assistant(Settings(data_dir=tmp_path_factory.mktemp("dev-library")), embedder=embedder)
     reports = beacon.ingest([str(corpus), str(seeds)])
     assert reports and all(r.status == "added" for r in reports), [(r.source, r.status, r.error) for r in reports]
     beacon.refresh_multilingual_index()

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import library_catalogue, library_store
 
 from assistant import Answer, InvalidInput
 
@@ -27,6 +28,18 @@ PALERMO_QUESTION = "How does the Palermo Protocol define trafficking in persons?
 def shared_library(dev_library):
     """An assistant over /work/shared/corpus and /work/shared/seeds; tests only read it."""
     return dev_library
+
+
+@pytest.fixture(scope="module")
+def library_parts(shared_library, embedder):
+    """(store, BM25 catalogue, retriever) of the shared library, opened as `build_assistant`
+    opens them, for the tests of retrieval's parts; they only read."""
+    from assistant.answering.retriever import HybridRetriever
+
+    settings = shared_library.settings
+    store = library_store(settings, embedder)
+    lexical = library_catalogue(settings, store)
+    return store, lexical, HybridRetriever(store, lexical, embedder, settings.candidates, settings.rrf_k, settings.max_chunks_per_doc)
 
 
 @pytest.fixture(scope="module")
@@ -156,52 +169,53 @@ def test_source_filter_restricts_what_is_retrieved(shared_library):
     assert answer.retrieved and {r.source for r in answer.retrieved} == {str(PALERMO)}
 
 
-def test_broad_filter_post_filters_one_unfiltered_query_with_chromas_result(shared_library, monkeypatch):
+def test_broad_filter_post_filters_one_unfiltered_query_with_chromas_result(library_parts, embedder, monkeypatch):
     """A filter keeping a fair share of the library over-fetches one unfiltered HNSW query and
     drops the other rows; its candidates must be those of Chroma's own filtered query."""
     from assistant.answering.retriever import OVERFETCH_MIN_SHARE, chroma_where
 
-    retriever, filters = shared_library.retriever, {"doc_type": "treaty"}
-    index = retriever.lexical.snapshot()
+    store, lexical, retriever = library_parts
+    filters = {"doc_type": "treaty"}
+    index = lexical.snapshot()
     mask = index.mask(filters)
     assert OVERFETCH_MIN_SHARE <= mask.mean() < 1.0
-    vector = retriever.embedder.embed_one("What must States do to prevent trafficking in persons?")
-    expected = [row[0] for row in retriever.store.dense_query(vector, retriever.candidates, chroma_where(filters))]
+    vector = embedder.embed_one("What must States do to prevent trafficking in persons?")
+    expected = [row[0] for row in store.dense_query(vector, retriever.candidates, chroma_where(filters))]
     assert len(expected) == retriever.candidates
 
     wheres = []
-    real = retriever.store.dense_query
-    monkeypatch.setattr(retriever.store, "dense_query", lambda v, n, where=None: wheres.append(where) or real(v, n, where))
-    assert [row[0] for row in retriever._dense(vector, filters, mask, index)] == expected
+    real = store.dense_query
+    monkeypatch.setattr(store, "dense_query", lambda v, n, where=None: wheres.append(where) or real(v, n, where))
+    assert [row[0] for row in retriever.dense_candidates(vector, filters, mask, index)] == expected
     assert wheres == [None], "expected one unfiltered query, no fallback to Chroma's filter"
 
 
-def test_dense_candidates_of_a_small_library_are_the_exact_nearest_chunks(shared_library, monkeypatch):
+def test_dense_candidates_of_a_small_library_are_the_exact_nearest_chunks(library_parts, monkeypatch):
     """Chroma's HNSW search is approximate and was seen to miss a top-30 chunk in one process
     and not in another; on a library this size every chunk is scored, so the candidates (and
     the answer) cannot change with a restart."""
     import numpy as np
 
-    retriever = shared_library.retriever
-    index = retriever.lexical.snapshot()
-    got = shared_library.store.collection.get(include=["embeddings"])
+    store, lexical, retriever = library_parts
+    index = lexical.snapshot()
+    got = store.collection.get(include=["embeddings"])
     ids, vectors = got["ids"], np.asarray(got["embeddings"], dtype=np.float32)
     assert len(ids) == index.size
     asked = []
-    real = retriever.store.dense_query
-    monkeypatch.setattr(retriever.store, "dense_query", lambda v, n, where=None: asked.append(n) or real(v, n, where))
+    real = store.dense_query
+    monkeypatch.setattr(store, "dense_query", lambda v, n, where=None: asked.append(n) or real(v, n, where))
     rng = np.random.default_rng(7)
     for _ in range(100):
         query = vectors[rng.integers(len(ids))] + rng.normal(0, 0.05, vectors.shape[1]).astype(np.float32)
         query /= np.linalg.norm(query)
         exact = np.argsort(-(vectors @ query), kind="stable")[: retriever.candidates]
-        candidates = [cid for cid, _ in retriever._dense(query, {}, None, index)]
+        candidates = [cid for cid, _ in retriever.dense_candidates(query, {}, None, index)]
         assert set(candidates) == {ids[i] for i in exact}
     assert set(asked) == {index.size} and index.size > retriever.candidates, "every chunk is scored"
 
 
-def test_filter_mask_compares_values_exactly(shared_library):
-    index = shared_library.retriever.lexical.snapshot()
+def test_filter_mask_compares_values_exactly(shared_library, library_parts):
+    index = library_parts[1].snapshot()
     years = {d.year for d in shared_library.list_documents() if d.year}
     year = min(years)
     by_int = index.mask({"year": year})
@@ -210,10 +224,10 @@ def test_filter_mask_compares_values_exactly(shared_library):
     assert index.mask({"year": year, "doc_type": "no-such-type"}).sum() == 0
 
 
-def test_coverage_from_postings_equals_coverage_from_tokenized_text(shared_library):
+def test_coverage_from_postings_equals_coverage_from_tokenized_text(library_parts):
     from assistant.domain.text import index_text, tokenize
 
-    index = shared_library.retriever.lexical.snapshot()
+    index = library_parts[1].snapshot()
     question = "What must States do to prevent trafficking in persons and protect children?"
     weights = {t: index.idf(t) for t in dict.fromkeys(tokenize(question))}
     weights["zzzunknowntoken"] = 5.0
@@ -227,10 +241,9 @@ def test_coverage_from_postings_equals_coverage_from_tokenized_text(shared_libra
     assert len({round(v, 6) for v in got.values()}) > 2, "coverage should tell the candidates apart"
 
 
-def test_question_embedding_equals_the_batch_encoding(shared_library):
+def test_question_embedding_equals_the_batch_encoding(embedder):
     import numpy as np
 
-    embedder = shared_library.embedder
     texts = [PALERMO_QUESTION, "Что такое торговля людьми?", "x" * 3000]  # incl. one over the model's length limit
     batch = embedder.embed(texts)
     for text, expected in zip(texts, batch):

@@ -11,8 +11,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import library_store
 
-from assistant import Settings, build_assistant
+from assistant import NotFound, Settings, build_assistant
 
 GOOD_TEXT = "Article 1\n\nStates shall prevent trafficking in persons through research and campaigns.\n"
 
@@ -29,8 +30,14 @@ def ingest_with_good_file(beacon, tmp_path: Path, bad: Path):
     assert reports["good.md"].status in ("added", "unchanged")
     failed = reports[bad.name]
     assert failed.status == "failed"
-    assert not beacon.store.document_chunks(failed.doc_id), "a failed document must leave no chunks"
+    assert_no_chunks(beacon, failed.doc_id)
     return failed.error
+
+
+def assert_no_chunks(beacon, doc_id: str) -> None:
+    """A failed document must leave no chunks."""
+    with pytest.raises(NotFound):
+        beacon.document_chunks(doc_id)
 
 
 def pdf_bytes(text: str | None = None, image: Path | None = None, password: str | None = None) -> bytes:
@@ -182,7 +189,8 @@ def test_url_that_times_out_or_errors(beacon, flaky_server):
     slow, broken = by_url[f"{flaky_server}/slow.html"], by_url[f"{flaky_server}/error.html"]
     assert slow.status == "failed" and "timed out" in slow.error
     assert broken.status == "failed" and "HTTP 500" in broken.error
-    assert not beacon.store.document_chunks(slow.doc_id) and not beacon.store.document_chunks(broken.doc_id)
+    assert_no_chunks(beacon, slow.doc_id)
+    assert_no_chunks(beacon, broken.doc_id)
 
 
 def test_file_urls_and_private_addresses_are_refused(tmp_path):
@@ -282,14 +290,16 @@ def test_the_write_lock_is_taken_only_after_the_download(tmp_path):
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HeldHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    beacon = build_assistant(Settings(data_dir=tmp_path / "data", allow_private_urls=True, fetch_timeout_s=15))
+    settings = Settings(data_dir=tmp_path / "data", allow_private_urls=True, fetch_timeout_s=15)
+    store = library_store(settings)
+    beacon = build_assistant(settings, store=store)
     reports = []
     ingest = threading.Thread(target=lambda: reports.extend(beacon.ingest([f"http://127.0.0.1:{server.server_address[1]}/page.html"])))
     ingest.start()
     try:
         assert requested.wait(10)
         try:
-            with beacon.store.write_lock():
+            with store.write_lock():
                 pass  # another writer (a removal, a CLI ingest) is not blocked by a download
         except StoreLocked:
             pytest.fail("the library's write lock was held while a URL was still downloading")

@@ -4,13 +4,12 @@ StoreError that says which setting to check."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 import urllib.request
 
 import pytest
-from conftest import stop_process
+from conftest import stop_process, unused_port
 
 from assistant import Settings, StoreError, build_assistant
 
@@ -48,9 +47,7 @@ def chroma_server(tmp_path_factory, venv_bin):
     chroma = venv_bin / "chroma"
     if not chroma.is_file():
         pytest.fail(f"{chroma} is missing: the `chroma` CLI ships with chromadb, reinstall with `pip install -e .`")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = unused_port()
     log = tmp_path_factory.mktemp("chroma-log") / "chroma.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(

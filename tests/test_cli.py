@@ -7,6 +7,7 @@ import json
 import subprocess
 
 import pytest
+from conftest import library_store
 from typer.testing import CliRunner
 
 from assistant import Settings, build_assistant
@@ -152,8 +153,7 @@ def test_ingest_while_another_writer_holds_the_lock_exits_3(cli_library, tmp_pat
     data_dir, _markdown, _doc_id = cli_library
     other = tmp_path / "other.txt"
     other.write_text("Labour inspectors report signs of forced labour to the police.\n", encoding="utf-8")
-    holder = build_assistant(Settings(data_dir=data_dir))
-    with holder.store.write_lock():
+    with library_store(Settings(data_dir=data_dir)).write_lock():  # another writer
         result = beacon_cli(data_dir, "ingest", str(other), "--json")
     assert result.exit_code == 3, result.output
     assert "try again" in flat(result.stderr)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from assistant import Settings, StoreLocked, build_assistant
+from assistant.records.journal import PendingChanges
 
 BEACON = str(Path(sys.executable).with_name("beacon"))
 TOPICS = ["demand", "supply chains", "labour migration", "children", "technology", "forced criminality", "referral", "non-punishment"]
@@ -145,7 +146,7 @@ if plan.get("kill"):
 
     setattr(owner, method, killing)
 beacon = build_assistant(Settings(data_dir=data_dir))
-beacon.embedder.embed(["warm up"])
+beacon.reader().embed(["warm up"])
 print("ready", flush=True)
 rng = random.Random(plan.get("seed", 0))
 ops = plan.get("ops") or [rng.choice([["ingest", p], ["remove", p], ["update", p]]) for p in rng.choices(plan["pool"], k=400)]
@@ -198,22 +199,22 @@ def cited(beacon, name: str) -> set[str]:
 
 
 def keyword_hits(beacon, name: str) -> set[str]:
-    return {Path(meta["source"]).stem for _id, _text, meta, _score in beacon.lexical.search(name, 10)}
+    return {Path(meta["source"]).stem for _id, _text, meta, _score in beacon.reader().bm25(name, 10)}
 
 
 def assert_library_agrees(beacon, pool: dict[str, Path]) -> None:
     """Store, keyword index, audit log and `docs list` tell the same story, and no answer
     cites a document that is not in the library."""
     listed = {d.doc_id: d for d in beacon.list_documents()}  # settles what a killed writer left
-    assert not beacon.store.pending.records(), "a change was left pending"
+    assert not PendingChanges(beacon.settings.paths.pending).records(), "a change was left pending"
     stored: dict[str, dict] = {}
-    for chunk_id, _text, meta in beacon.store.scan():
+    for chunk_id, _text, meta in beacon.reader().chunks():
         stored.setdefault(meta["doc_id"], {})[chunk_id] = meta
     assert set(stored) == set(listed)
     for doc_id, chunks in stored.items():
         assert {m["sha256"] for m in chunks.values()} == {listed[doc_id].sha256}, f"{doc_id} mixes two versions"
         assert {m["n_chunks"] for m in chunks.values()} == {len(chunks)}, f"{doc_id} is incomplete"
-    assert set(beacon.lexical.snapshot().ids) == {cid for chunks in stored.values() for cid in chunks}
+    assert set(beacon.reader().bm25_chunk_ids()) == {cid for chunks in stored.values() for cid in chunks}
     last_action: dict[str, str] = {}
     for entry in beacon.audit_log.entries():
         last_action[entry["doc_id"]] = entry["action"]
@@ -230,7 +231,7 @@ def test_a_removal_killed_before_the_revision_bump_is_finished_and_never_quoted(
     beacon.ingest([str(p) for p in pool.values()])
     assert "amberfield" in cited(beacon, "amberfield")
 
-    code = run_driver(data_dir, {"ops": [["remove", str(pool["amberfield"])]], "kill": ["assistant.library.store:ChunkStore._bump_revision", "before", 1]})
+    code = run_driver(data_dir, {"ops": [["remove", str(pool["amberfield"])]], "kill": ["assistant.library.store:ChunkStore.bump_revision", "before", 1]})
     assert code == -signal.SIGKILL
 
     assert "amberfield" not in cited(beacon, "amberfield") | keyword_hits(beacon, "amberfield")
@@ -246,7 +247,7 @@ def test_an_ingest_killed_before_the_revision_bump_is_searchable_and_audited(tmp
     beacon.ingest([str(pool["amberfield"])])
     beacon.ask("What does the amberfield guideline require?")  # keyword index built and saved
 
-    code = run_driver(data_dir, {"ops": [["ingest", str(pool["bluestone"])]], "kill": ["assistant.library.store:ChunkStore._bump_revision", "before", 1]})
+    code = run_driver(data_dir, {"ops": [["ingest", str(pool["bluestone"])]], "kill": ["assistant.library.store:ChunkStore.bump_revision", "before", 1]})
     assert code == -signal.SIGKILL
 
     fresh = build_assistant(Settings(data_dir=data_dir))
@@ -276,12 +277,12 @@ def test_every_stored_document_is_audited_after_a_kill_mid_batch(tmp_path, data_
 
 CHAOS_KILLS = [
     None,  # killed by the test at a random moment
-    ["assistant.library.store:ChunkStore._bump_revision", "before", 2],
-    ["assistant.library.store:ChunkStore._bump_revision", "after", 3],
+    ["assistant.library.store:ChunkStore.bump_revision", "before", 2],
+    ["assistant.library.store:ChunkStore.bump_revision", "after", 3],
     ["assistant.records.journal:AuditLog.record", "before", 2],
     ["assistant.records.journal:PendingChanges.begin", "after", 3],
     ["assistant.records.journal:PendingChanges.finish", "before", 2],
-    ["assistant.library.catalogue:LexicalIndex._save", "before", 2],
+    ["assistant.library.catalogue:LexicalIndex.save", "before", 2],
 ]
 
 

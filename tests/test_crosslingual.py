@@ -4,8 +4,9 @@ multilingual model, answered with quotes from the library, refused when off-topi
 from __future__ import annotations
 
 import pytest
+from conftest import library_catalogue, library_store, library_with_index, multilingual_index
 
-from assistant import Settings, build_assistant
+from assistant import ConfigError, Settings, build_assistant
 
 GUIDE = """# Shelter Standards for Victims of Trafficking
 
@@ -24,13 +25,20 @@ Every shelter must have at least one qualified social worker on duty at all time
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory):
+def library_and_index(tmp_path_factory):
+    """(assistant, its data dir, its multilingual index) over the shelter guide."""
     folder = tmp_path_factory.mktemp("docs")
     (folder / "shelter-standards.md").write_text(GUIDE, encoding="utf-8")
     data = tmp_path_factory.mktemp("data")
-    beacon = build_assistant(Settings(data_dir=data))
+    beacon, index = library_with_index(Settings(data_dir=data))
     beacon.ingest([str(folder)])
     beacon.set_trusted(str(folder))  # a trainer vouches for the helpline number (untrusted numbers are never quoted)
+    return beacon, data, index
+
+
+@pytest.fixture(scope="module")
+def library(library_and_index):
+    beacon, data, _index = library_and_index
     return beacon, data
 
 
@@ -67,8 +75,8 @@ def test_a_number_the_library_does_not_hold_is_refused_in_any_language(library):
         assert "2019" in answer.uncovered and "Not covered by the passages quoted: “2019”" in answer.answer
 
 
-def test_the_multilingual_vectors_are_kept_and_only_new_chunks_are_embedded(library, tmp_path):
-    beacon, data = library
+def test_the_multilingual_vectors_are_kept_and_only_new_chunks_are_embedded(library_and_index, tmp_path):
+    beacon, data, index = library_and_index
     beacon.ask("Wie lange dauert die Bedenkzeit?")
     saved = list(data.rglob("vectors.npz"))
     assert len(saved) == 1
@@ -76,7 +84,6 @@ def test_the_multilingual_vectors_are_kept_and_only_new_chunks_are_embedded(libr
     extra.write_text("# Hotlines\n\nThe Southbridge helpline answers on 0800 111 222.\n", encoding="utf-8")
     beacon.ingest([str(extra)])
     beacon.set_trusted(str(extra))
-    index = beacon.retriever.crosslingual
     embedded = []
     original = index.embed_passages
     index.embed_passages = lambda texts: (embedded.extend(texts), original(texts))[1]
@@ -99,23 +106,35 @@ def test_english_questions_never_load_the_multilingual_index(tmp_path):
 
 
 def test_crosslingual_search_can_be_switched_off(tmp_path):
-    beacon = build_assistant(Settings(data_dir=tmp_path / "data", crosslingual=False))
-    assert beacon.retriever.crosslingual is None and beacon.answerer.crosslingual is None
+    """Off, neither retrieval nor answering uses multilingual-e5: nothing is embedded with it,
+    whatever the question's language, and no index can be slipped in."""
+    settings = Settings(data_dir=tmp_path / "data", crosslingual=False)
+    beacon = build_assistant(settings)
+    (tmp_path / "a.md").write_text(GUIDE, encoding="utf-8")
+    beacon.ingest([str(tmp_path / "a.md")])
+    beacon.ask("Combien de jours dure le délai de réflexion pour les victimes dans un foyer ?")
+    assert beacon.refresh_multilingual_index() == 0 and not beacon.multilingual_ready()
+    assert not list((tmp_path / "data").rglob("vectors.npz"))
+    store = library_store(settings)
+    catalogue = library_catalogue(settings, store)
+    with pytest.raises(ConfigError, match="BEACON_CROSSLINGUAL"):
+        build_assistant(settings, store=store, catalogue=catalogue, crosslingual=multilingual_index(settings, catalogue))
 
 
 def test_an_interrupted_first_build_keeps_what_it_had_embedded(tmp_path, monkeypatch):
     """A large library takes hours to embed with e5; a restart must resume, not start over."""
     import numpy as np
 
-    from assistant import crosslingual
+    from assistant.library import crosslingual
 
     (tmp_path / "a.md").write_text(GUIDE, encoding="utf-8")
-    beacon = build_assistant(Settings(data_dir=tmp_path / "data"))
+    settings = Settings(data_dir=tmp_path / "data")
+    beacon, index = library_with_index(settings)
     beacon.ingest([str(tmp_path / "a.md")])
-    assert beacon.lexical.size >= 3
+    chunks = beacon.reader().bm25_size()
+    assert chunks >= 3
     monkeypatch.setattr(crosslingual, "CHECKPOINT", 1)
     monkeypatch.setattr(crosslingual, "CHECKPOINT_SECONDS", 0)
-    index = beacon.retriever.crosslingual
     original, calls = index.embed_passages, []
 
     def stop_after_two(texts):
@@ -130,21 +149,21 @@ def test_an_interrupted_first_build_keeps_what_it_had_embedded(tmp_path, monkeyp
     saved = np.load(next((tmp_path / "data").rglob("vectors.npz")))
     assert len(saved["keys"]) == 2 and saved["vectors"].shape == (2, 384)
 
-    resumed = build_assistant(Settings(data_dir=tmp_path / "data")).retriever.crosslingual
+    resumed = multilingual_index(settings, library_catalogue(settings, library_store(settings)))  # after a restart
     embedded = []
     resumed.embed_passages = lambda texts: (embedded.extend(texts), original(texts))[1]
     resumed.ensure_current()
-    assert len(embedded) == beacon.lexical.size - 2, "only the chunks not saved before the stop are embedded"
+    assert len(embedded) == chunks - 2, "only the chunks not saved before the stop are embedded"
 
 
 def test_the_background_index_build_runs_at_the_lowest_priority():
     import os
     import threading
 
-    from assistant.service import _at_low_priority
+    from assistant.service import at_low_priority
 
     seen = []
-    worker = threading.Thread(target=_at_low_priority, args=(lambda: seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())),))
+    worker = threading.Thread(target=at_low_priority, args=(lambda: seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())),))
     worker.start()
     worker.join()
     assert seen == [19]
@@ -161,7 +180,7 @@ def test_the_server_starts_the_multilingual_build_only_once_it_listens(tmp_path,
     import ui
 
     (tmp_path / "a.md").write_text(GUIDE, encoding="utf-8")
-    beacon = build_assistant(Settings(data_dir=tmp_path / "data"))
+    beacon, index = library_with_index(Settings(data_dir=tmp_path / "data"))
     beacon.ingest([str(tmp_path / "a.md")])
     port = free_port
     listening_when_built = []
@@ -172,7 +191,7 @@ def test_the_server_starts_the_multilingual_build_only_once_it_listens(tmp_path,
         except httpx.HTTPError as exc:
             listening_when_built.append(repr(exc))
 
-    monkeypatch.setattr(beacon.retriever.crosslingual, "ensure_current", build)
+    monkeypatch.setattr(index, "ensure_current", build)
     app = ui.launch(beacon, "127.0.0.1", port, block=False)
     try:
         for thread in [t for t in threading.enumerate() if t.name == "beacon-e5-index"]:
@@ -186,9 +205,8 @@ def test_ingest_refreshes_the_multilingual_index_only_up_to_a_bound(tmp_path):
     """`beacon ingest` embeds new chunks with e5 itself, but leaves a large backlog to the
     server's background build instead of blocking for hours."""
     (tmp_path / "guide.md").write_text(GUIDE, encoding="utf-8")
-    beacon = build_assistant(Settings(data_dir=tmp_path / "data"))
+    beacon, index = library_with_index(Settings(data_dir=tmp_path / "data"))
     beacon.ingest([str(tmp_path / "guide.md")])
-    index = beacon.retriever.crosslingual
     pending = index.pending()
     assert pending > 0 and not index.ready()
     assert beacon.refresh_multilingual_index(max_new=pending - 1) == pending and not index.ready()

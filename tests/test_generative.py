@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import library_catalogue, library_store, multilingual_index
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
@@ -28,7 +29,7 @@ from assistant.app import build_answerer
 from assistant.cli.main import app
 from assistant.domain.models import Answer, Hit
 from assistant.domain.text import tokenize
-from assistant.llm.backends import format_sources, is_backend_error
+from assistant.llm.backends import build_chat_model, format_sources, is_backend_error
 from assistant.llm.catalog import CATALOG, packaged_gguf
 
 LIBRARY = {
@@ -76,23 +77,47 @@ def library_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def extractive(library_dir):
-    return build_assistant(Settings(data_dir=library_dir))
+def parts(library_dir, embedder):
+    """(embedder, BM25 catalogue, extractive answerer) of the library, built as
+    `build_assistant` builds them: what a generative answerer and its verifier stand on."""
+    settings = Settings(data_dir=library_dir)
+    store = library_store(settings, embedder)
+    catalogue = library_catalogue(settings, store)
+    index = multilingual_index(settings, catalogue)
+    answerer, _rewriter = build_answerer(settings, embedder, catalogue, index)
+    return embedder, catalogue, answerer, (store, index)
 
 
 @pytest.fixture(scope="module")
-def local_llm(library_dir, smollm2_gguf):
-    """The assistant with BEACON_ANSWERER=llamacpp on SmolLM2, citations repaired."""
-    settings = Settings(
+def extractive(library_dir, parts):
+    embedder, catalogue, _answerer, (store, index) = parts
+    return build_assistant(Settings(data_dir=library_dir), embedder=embedder, store=store, catalogue=catalogue, crosslingual=index)
+
+
+@pytest.fixture(scope="module")
+def local_llm_settings(library_dir, smollm2_gguf) -> Settings:
+    return Settings(
         data_dir=library_dir, answerer="llamacpp", llm_model_path=smollm2_gguf, llm_n_ctx=2048, llm_max_tokens=96,
         repair_citations=True,
     )
-    return build_assistant(settings)
+
+
+@pytest.fixture(scope="module")
+def local_chat_model(local_llm_settings) -> BaseChatModel:
+    """SmolLM2 through llama.cpp, as `build_assistant` builds it for these settings."""
+    return build_chat_model(local_llm_settings)
+
+
+@pytest.fixture(scope="module")
+def local_llm(local_llm_settings, local_chat_model):
+    """The assistant with BEACON_ANSWERER=llamacpp on SmolLM2, citations repaired."""
+    return build_assistant(local_llm_settings, chat_model=local_chat_model)
 
 
 @pytest.fixture()
-def verifier(extractive) -> CitationVerifier:
-    return CitationVerifier(extractive.embedder, extractive.lexical, min_support=0.6)
+def verifier(parts) -> CitationVerifier:
+    embedder, catalogue, *_ = parts
+    return CitationVerifier(embedder, catalogue, min_support=0.6)
 
 
 def hit(n: int, text: str, title: str = "Assistance to victims of trafficking") -> Hit:
@@ -155,12 +180,13 @@ def test_invented_specifics_and_contentless_sentences_are_unsupported(verifier):
         assert not result.supported, text
 
 
-def test_repair_cites_the_supporting_source_and_flag_mode_keeps_marked_sentences(extractive):
-    repairing = CitationVerifier(extractive.embedder, extractive.lexical, repair=True)
+def test_repair_cites_the_supporting_source_and_flag_mode_keeps_marked_sentences(parts):
+    embedder, catalogue, *_ = parts
+    repairing = CitationVerifier(embedder, catalogue, repair=True)
     result = repairing.verify(f"{GUARDIAN} Bread needs flour and yeast and water [1].", HITS)
     assert [s.supported for s in result.sentences] == [True, False]
     assert result.text == f"{GUARDIAN} [1]" and result.cited_hits == [2]
-    flagging = CitationVerifier(extractive.embedder, extractive.lexical, unsupported="flag")
+    flagging = CitationVerifier(embedder, catalogue, unsupported="flag")
     flagged = flagging.verify(f"{GUARDIAN} [3] Bread needs flour and yeast and water [1].", HITS)
     assert flagged.text == f"{GUARDIAN} [1] Bread needs flour and yeast and water. {UNVERIFIED}"
     assert [s.supported for s in flagged.sentences] == [True, False]
@@ -178,11 +204,12 @@ def test_a_faithful_copy_of_an_injected_instruction_is_not_an_answer(verifier):
 
 
 @pytest.mark.parametrize(("verdict", "kept"), [("yes", True), ("Yes.", True), ("no", False), ("The source does", False)])
-def test_the_llm_judge_has_the_last_word(extractive, verdict, kept):
+def test_the_llm_judge_has_the_last_word(parts, verdict, kept):
     from assistant.llm.backends import judge_chain
 
     judge = judge_chain(GenericFakeChatModel(messages=iter([AIMessage(content=verdict)])))
-    judged = CitationVerifier(extractive.embedder, extractive.lexical, judge=judge)
+    embedder, catalogue, *_ = parts
+    judged = CitationVerifier(embedder, catalogue, judge=judge)
     assert judged.verify(f"{GUARDIAN} [3]", HITS).supported is kept
 
 
@@ -219,17 +246,18 @@ def drafts_and_answer(events) -> tuple[list[str], Answer]:
     return [e.text for e in events if isinstance(e, DraftDelta)], events[-1].answer
 
 
-def scripted_answerer(beacon, reply: str, **verifier_options) -> GenerativeAnswerer:
+def scripted_answerer(parts, reply: str, **verifier_options) -> GenerativeAnswerer:
+    embedder, catalogue, extractive_answerer, _ = parts
     model = GenericFakeChatModel(messages=iter([AIMessage(content=reply)]))
-    verifier = CitationVerifier(beacon.embedder, beacon.lexical, **verifier_options)
-    return GenerativeAnswerer("llamacpp", beacon.answerer, model, verifier)
+    verifier = CitationVerifier(embedder, catalogue, **verifier_options)
+    return GenerativeAnswerer("llamacpp", extractive_answerer, model, verifier)
 
 
-def test_generative_answer_keeps_supported_sentences_and_streams(extractive):
+def test_generative_answer_keeps_supported_sentences_and_streams(extractive, parts):
     retrieval = extractive.retrieve("What assistance do victims of trafficking receive?", 3)
     n = next(i for i, h in enumerate(retrieval.hits, 1) if "shelter" in h.text)
     reply = f"Victims receive safe shelter, medical care and psychological counselling [{n}]. Victims also get free flights home [{n}]."
-    answerer = scripted_answerer(extractive, reply)
+    answerer = scripted_answerer(parts, reply)
     deltas, answer = drafts_and_answer(answerer.stream(retrieval))
     assert "".join(deltas) == reply
     assert not answer.refused and answer.answerer == "llamacpp"
@@ -239,15 +267,16 @@ def test_generative_answer_keeps_supported_sentences_and_streams(extractive):
     assert_grounded(answer)
 
 
-def test_nothing_supported_becomes_the_refusal(extractive):
+def test_nothing_supported_becomes_the_refusal(extractive, parts):
     retrieval = extractive.retrieve("What assistance do victims of trafficking receive?", 3)
-    answer = scripted_answerer(extractive, "Victims get a new car and a house in Spain [1].").answer(retrieval)
+    answer = scripted_answerer(parts, "Victims get a new car and a house in Spain [1].").answer(retrieval)
     assert answer.refused and answer.refusal_reason.startswith("No sentence")
     assert answer.answerer == "llamacpp" and [s.supported for s in answer.sentences] == [False]
 
 
-def test_refusal_gates_run_before_the_llm(extractive):
-    answerer = GenerativeAnswerer("llamacpp", extractive.answerer, ExplodingChatModel(), CitationVerifier(extractive.embedder, extractive.lexical))
+def test_refusal_gates_run_before_the_llm(extractive, parts):
+    embedder, catalogue, extractive_answerer, _ = parts
+    answerer = GenerativeAnswerer("llamacpp", extractive_answerer, ExplodingChatModel(), CitationVerifier(embedder, catalogue))
     answer = answerer.answer(extractive.retrieve("How do I bake sourdough bread at home?", 3))
     assert answer.refused and answer.answerer == "llamacpp"
 
@@ -313,7 +342,7 @@ def test_deterministic_follow_up_rewrite():
     assert FollowUpRewriter().rewrite("Who decides?", history) == "assistance victims trafficking receive children: Who decides?"
 
 
-def test_ask_with_history_rewrites_follow_ups_before_retrieval(extractive, local_llm):
+def test_ask_with_history_rewrites_follow_ups_before_retrieval(extractive, local_llm, local_chat_model):
     history = [
         {"role": "user", "content": "What assistance do victims of trafficking receive?"},
         {"role": "assistant", "content": f"{SHELTER} [1]"},
@@ -326,7 +355,7 @@ def test_ask_with_history_rewrites_follow_ups_before_retrieval(extractive, local
     assert extractive.ask("What assistance do victims of trafficking receive?").answer == extractive.ask(
         "What assistance do victims of trafficking receive?", history=[]
     ).answer
-    rewritten = local_llm.rewriter.rewrite("and for children?", history)
+    rewritten = FollowUpRewriter(local_chat_model).rewrite("and for children?", history)  # the rewriter local_llm uses
     conversation = set(tokenize(" ".join(m["content"] for m in history) + " and for children?"))
     assert "children" in tokenize(rewritten) and all(t in conversation or t == "child" for t in tokenize(rewritten))
     assert_grounded(local_llm.ask("and for children?", history=history, k=3))
@@ -386,8 +415,9 @@ def test_models_install_registers_the_packaged_gguf_for_llamacpp(tmp_path, smoll
     assert installed.exit_code == 0, installed.output
     assert (tmp_path / "models.toml").read_text().startswith('default = "smollm2"')
     assert json.loads(runner.invoke(app, ["--data-dir", str(tmp_path), "models", "list", "--json"]).output)["models"][0]["registered"] == str(smollm2_gguf)
-    beacon = build_assistant(Settings(data_dir=tmp_path, answerer="llamacpp"))
-    assert beacon.answerer.model.model_path == smollm2_gguf
+    registered = Settings(data_dir=tmp_path, answerer="llamacpp")
+    assert build_assistant(registered).answerer_name == "llamacpp"
+    assert build_chat_model(registered).model_path == smollm2_gguf  # the model build_assistant answers with
     unknown = runner.invoke(app, ["--data-dir", str(tmp_path), "models", "install", "gpt-5"])
     assert unknown.exit_code == 2 and "smollm2" in unknown.output
 
@@ -426,8 +456,9 @@ class BuggyChatModel(BaseChatModel):
         raise ValueError("the adapter mixed up two message fields")
 
 
-def test_a_bug_is_not_reported_as_a_backend_failure(extractive):
-    answerer = GenerativeAnswerer("llamacpp", extractive.answerer, BuggyChatModel(), CitationVerifier(extractive.embedder, extractive.lexical))
+def test_a_bug_is_not_reported_as_a_backend_failure(extractive, parts):
+    embedder, catalogue, extractive_answerer, _ = parts
+    answerer = GenerativeAnswerer("llamacpp", extractive_answerer, BuggyChatModel(), CitationVerifier(embedder, catalogue))
     retrieval = extractive.retrieve("What assistance do victims of trafficking receive?", 3)
     with pytest.raises(ValueError, match="mixed up"):
         answerer.answer(retrieval)

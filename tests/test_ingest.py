@@ -9,8 +9,10 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import library_store
 
 from assistant import FetchError, Settings, StoreLocked, StoreMismatch, build_assistant
+from assistant.library.embedder import Embedder
 from ingest.sources import fetch_url
 
 SHELTER_PAGE = """<!doctype html><html><head><title>Emergency Shelter Guide</title></head><body>
@@ -22,24 +24,52 @@ SHELTER_PAGE = """<!doctype html><html><head><title>Emergency Shelter Guide</tit
 """
 
 
+class CountingEmbedder(Embedder):
+    """The real embedding model, recording every list of texts it is asked to embed on the
+    way (instrumentation, not a fake)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls: list[list[str]] = []
+
+    def embed(self, texts):
+        self.calls.append(list(texts))
+        return super().embed(texts)
+
+
 @pytest.fixture()
-def embed_calls(beacon) -> list[list[str]]:
+def settings(data_dir) -> Settings:
+    return Settings(data_dir=data_dir)
+
+
+@pytest.fixture()
+def instrumented_embedder(settings) -> CountingEmbedder:
+    """The embedder the `beacon` of this module uses, kept by the test."""
+    return CountingEmbedder(settings.embed_model, settings.embed_model_path, settings.embed_batch_size, settings.query_runtime, settings.cache_dir)
+
+
+@pytest.fixture()
+def store(settings, instrumented_embedder):
+    """The chunk store the `beacon` of this module uses, kept by the test."""
+    return library_store(settings, instrumented_embedder)
+
+
+@pytest.fixture()
+def beacon(settings, instrumented_embedder, store):
+    """A fresh assistant on an empty, isolated data dir, built on the parts above."""
+    return build_assistant(settings, embedder=instrumented_embedder, store=store)
+
+
+@pytest.fixture()
+def embed_calls(instrumented_embedder) -> list[list[str]]:
     """Every list of texts the assistant's embedder is asked to embed, recorded on the way to
     the real model (instrumentation, not a fake)."""
-    calls: list[list[str]] = []
-    real_embed = beacon.embedder.embed
-
-    def counting_embed(texts):
-        calls.append(list(texts))
-        return real_embed(texts)
-
-    beacon.embedder.embed = counting_embed
-    return calls
+    return instrumented_embedder.calls
 
 
 def store_rows(beacon) -> list[tuple[str, str, dict]]:
     """Every chunk in the Chroma collection itself: (id, text, metadata)."""
-    return list(beacon.store.scan())
+    return list(beacon.reader().chunks())
 
 
 def texts_in_store(beacon) -> str:
@@ -47,12 +77,12 @@ def texts_in_store(beacon) -> str:
 
 
 # --- idempotence and updates --------------------------------------------------------------
-def test_reingest_of_an_unchanged_document_is_unchanged_and_embeds_nothing(beacon, article_markdown, embed_calls):
+def test_reingest_of_an_unchanged_document_is_unchanged_and_embeds_nothing(beacon, store, article_markdown, embed_calls):
     first = beacon.ingest([str(article_markdown)])
     assert [r.status for r in first] == ["added"]
     assert embed_calls, "the first ingest must embed the chunks"
     rows_before = store_rows(beacon)
-    revision_before = beacon.store.revision
+    revision_before = store.revision
 
     embed_calls.clear()
     second = beacon.ingest([str(article_markdown)])
@@ -61,7 +91,7 @@ def test_reingest_of_an_unchanged_document_is_unchanged_and_embeds_nothing(beaco
     assert second[0].doc_id == first[0].doc_id and second[0].chunks == first[0].chunks
     assert embed_calls == [], "an unchanged document must not be embedded again"
     assert store_rows(beacon) == rows_before
-    assert beacon.store.revision == revision_before  # nothing written, so BM25 is not rebuilt either
+    assert store.revision == revision_before  # nothing written, so BM25 is not rebuilt either
 
 
 def test_changed_document_is_updated_and_leaves_no_stale_chunk(beacon, article_markdown, embed_calls):
@@ -103,21 +133,21 @@ def test_answers_follow_an_update(beacon, article_markdown):
     assert all("thirty days" not in c.text for c in answer.citations)
 
 
-def test_a_question_in_flight_while_an_ingest_lands_uses_one_revision(two_documents, tmp_path):
+def test_a_question_in_flight_while_an_ingest_lands_uses_one_revision(two_documents, instrumented_embedder, monkeypatch, tmp_path):
     """The chat keeps answering while a trainer's upload finishes in the same server: the
     retrieval under way must not mix the index rows of two revisions (a filter mask of the old
     one applied to the new one failed or picked the wrong chunks)."""
     beacon, article, _other = two_documents
     extra = tmp_path / "docs" / "more.md"
     extra.write_text("# Shelters\n\n" + "\n\n".join(f"Shelter rule {i}: residents keep their own documents at all times." for i in range(12)) + "\n", encoding="utf-8")
-    real_embed_one = beacon.embedder.embed_one
+    real_embed_one = instrumented_embedder.embed_one
 
     def embed_while_an_ingest_lands(text):
-        beacon.embedder.embed_one = real_embed_one
+        monkeypatch.setattr(instrumented_embedder, "embed_one", real_embed_one)
         assert beacon.ingest([str(extra)])[0].status == "added"
         return real_embed_one(text)
 
-    beacon.embedder.embed_one = embed_while_an_ingest_lands
+    monkeypatch.setattr(instrumented_embedder, "embed_one", embed_while_an_ingest_lands)
     answer = beacon.ask("How long is the recovery and reflection period?", filters={"source": str(article)})
     assert answer.retrieved and {r.source for r in answer.retrieved} == {str(article)}
     assert "more.md" in {Path(d.source).name for d in beacon.list_documents()}
@@ -198,7 +228,7 @@ def test_ids_are_deterministic_across_fresh_stores(tmp_path, article_markdown):
     def ingest_into(name: str):
         beacon = build_assistant(Settings(data_dir=tmp_path / name))
         report = beacon.ingest([str(article_markdown)])[0]
-        return report.doc_id, [row[0] for row in sorted(beacon.store.scan(), key=lambda row: row[0])]
+        return report.doc_id, [row[0] for row in sorted(beacon.reader().chunks(), key=lambda row: row[0])]
 
     first, second = ingest_into("one"), ingest_into("two")
     assert first == second
@@ -253,9 +283,9 @@ def test_a_store_of_another_model_is_left_untouched(store_of_another_model, arti
 
 
 def test_a_second_writer_is_refused_while_the_lock_is_held(data_dir, article_markdown):
-    holder = build_assistant(Settings(data_dir=data_dir))
+    holder = library_store(Settings(data_dir=data_dir))
     second = build_assistant(Settings(data_dir=data_dir))
-    with holder.store.write_lock():
+    with holder.write_lock():
         with pytest.raises(StoreLocked) as caught:
             second.ingest([str(article_markdown)])
         assert f"process {os.getpid()}" in str(caught.value)
@@ -309,7 +339,7 @@ def test_file_urls_are_refused(tmp_path, article_markdown):
         fetch_url(url, max_bytes=1_000_000, timeout_s=5, allow_private=True)
 
 
-def test_groups_are_written_by_one_writer_thread_in_input_order(beacon, tmp_path, monkeypatch, embed_calls):
+def test_groups_are_written_by_one_writer_thread_in_input_order(beacon, store, tmp_path, monkeypatch, embed_calls):
     """With several embedding groups, a group's writes overlap the next group's parsing and
     encoding in the writer thread; reports still come in the order the sources were given
     (a failure between two groups included), and every document is stored whole."""
@@ -328,8 +358,8 @@ def test_groups_are_written_by_one_writer_thread_in_input_order(beacon, tmp_path
     sources.insert(3, broken)
 
     writers: list[str] = []
-    real_write = beacon.store.write_document
-    monkeypatch.setattr(beacon.store, "write_document", lambda *a: writers.append(threading.current_thread().name) or real_write(*a))
+    real_write = store.write_document
+    monkeypatch.setattr(store, "write_document", lambda *a: writers.append(threading.current_thread().name) or real_write(*a))
     seen: list[str] = []
     reports = beacon.ingest([str(p) for p in sources], on_progress=lambda done, total, report: seen.append(report.source))
 
@@ -343,12 +373,12 @@ def test_groups_are_written_by_one_writer_thread_in_input_order(beacon, tmp_path
     assert {r.doc_id: r.chunks for r in reports if r.status == "added"} == stored
 
 
-def test_a_store_failure_in_the_writer_stops_the_ingest(beacon, tmp_path, monkeypatch, article_markdown):
+def test_a_store_failure_in_the_writer_stops_the_ingest(beacon, store, tmp_path, monkeypatch, article_markdown):
     from assistant.domain.errors import StoreError
 
     def broken_store(*args):
         raise StoreError("disk full")
 
-    monkeypatch.setattr(beacon.store, "write_document", broken_store)
+    monkeypatch.setattr(store, "write_document", broken_store)
     with pytest.raises(StoreError, match="disk full"):
         beacon.ingest([str(article_markdown)])

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import library_catalogue, library_store
 
 from assistant import Settings, build_assistant
 from evals.metrics import source_matches
@@ -107,7 +108,7 @@ def test_typical_trainee_questions_are_answered_from_the_briefs(shipped, questio
     assert any(Path(c.source).name == brief for c in answer.citations), [c.source for c in answer.citations]
 
 
-def test_a_per_document_cap_leaves_room_for_other_sources(shipped):
+def test_a_per_document_cap_leaves_room_for_other_sources(shipped, embedder):
     from collections import Counter
 
     from assistant.answering.retriever import HybridRetriever
@@ -116,6 +117,7 @@ def test_a_per_document_cap_leaves_room_for_other_sources(shipped):
     question = "What did the 24th Alliance conference focus on?"
     uncapped = Counter(h.doc_id for h in beacon.retrieve(question, 5).hits)
     assert max(uncapped.values()) > 2, "the premise: one brief fills most slots"
-    capped_retriever = HybridRetriever(beacon.store, beacon.lexical, beacon.embedder, max_per_document=2)
+    store = library_store(beacon.settings, embedder)
+    capped_retriever = HybridRetriever(store, library_catalogue(beacon.settings, store), embedder, max_per_document=2)
     capped = Counter(h.doc_id for h in capped_retriever.retrieve(question, 5).hits)
     assert max(capped.values()) == 2 and sum(capped.values()) == 5 and len(capped) >= 3

@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import stop_process
+from conftest import library_embedder, library_store, stop_process
 
 from assistant import Settings, build_assistant
+from ingest.pipeline import Ingestor
 
 BEACON = str(Path(sys.executable).with_name("beacon"))
 DOCS = {
@@ -62,12 +63,14 @@ from assistant import Settings, build_assistant
 
 for line in sys.stdin:  # one line per library change
     beacon = build_assistant(Settings(data_dir=sys.argv[1]))  # a fresh `beacon ask`
-    print(beacon.lexical.snapshot().size, flush=True)
+    print(len(beacon.reader().bm25_chunk_ids()), flush=True)
 """
 
 
 def test_concurrent_processes_rebuild_the_keyword_index_without_failing(tmp_path, data_dir):
-    beacon = build_assistant(Settings(data_dir=data_dir))
+    settings = Settings(data_dir=data_dir)
+    embedder = library_embedder(settings)
+    ingestor = Ingestor(settings, library_store(settings, embedder), embedder)  # writes the store, leaves BM25 to the workers
     workers = [subprocess.Popen([sys.executable, "-c", REBUILDER, str(data_dir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(6)]
     try:
         for n in range(4):
@@ -75,7 +78,7 @@ def test_concurrent_processes_rebuild_the_keyword_index_without_failing(tmp_path
             path = tmp_path / "docs" / f"note-{n}.md"
             path.parent.mkdir(exist_ok=True)
             path.write_text(f"# Note {n}\n\nNote {n} says that inspectors visit farms {n} times a year.\n", encoding="utf-8")
-            beacon.ingestor.ingest([str(path)])
+            ingestor.ingest([str(path)])
             for worker in workers:
                 worker.stdin.write("go\n")
                 worker.stdin.flush()

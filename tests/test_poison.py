@@ -13,11 +13,13 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import library_store
 from typer.testing import CliRunner
 
 from assistant import Settings, build_assistant
 from assistant.cli.main import app
 from assistant.domain.poison import RULES, passage_flags, scan_passage
+from assistant.records.journal import PendingChanges
 
 KNOWLEDGE = Path(__file__).resolve().parents[1] / "knowledge"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -151,13 +153,13 @@ def test_poisoned_passage_is_never_quoted_unless_trusted(poisoned_library):
 
 def test_a_trust_change_killed_half_way_is_finished(poisoned_library):
     beacon, _, doc_id = poisoned_library
-    store = beacon.store
+    store = library_store(beacon.settings)  # the writer that dies
     chunks = store.document_chunks(doc_id)
     change = {"op": "trust", "action": "trusted", "doc_id": doc_id, "source": "x", "actor": "local", "chunks": len(chunks), "trusted": True}
     change["change"] = store.pending.begin(change)  # as if the process died right after the record
     fresh = build_assistant(Settings(data_dir=beacon.settings.data_dir))
     assert next(d for d in fresh.list_documents() if d.doc_id == doc_id).trusted
-    assert not fresh.store.pending.any()
+    assert not PendingChanges(fresh.settings.paths.pending).any()
     assert [e["action"] for e in fresh.audit_log.entries() if e["doc_id"] == doc_id][-1] == "trusted"
 
 

@@ -49,17 +49,18 @@ def test_export_is_made_once_and_equals_sentence_transformers(tmp_path):
     assert graphs[0].stat().st_mtime_ns == made, "a second assistant must reuse the export"
 
 
-def test_torch_runtime_embeds_questions_with_sentence_transformers():
-    embedder = Embedder(MODEL, query_runtime="torch")
+def test_torch_runtime_embeds_questions_with_sentence_transformers(tmp_path):
+    cache = tmp_path / "cache"
+    embedder = Embedder(MODEL, query_runtime="torch", cache_dir=cache)
     expected = embedder.embed(TEXTS[:2])
     np.testing.assert_allclose(embedder.embed_one(TEXTS[0]), expected[0], atol=1e-5)
     np.testing.assert_allclose(embedder.embed_cached(TEXTS[:2]), expected, atol=1e-6)
-    assert "_onnx" not in embedder.__dict__, "the torch runtime must not load the ONNX export"
+    assert not (cache / "onnx").exists(), "the torch runtime must not load (so export) the ONNX graph"
     assert not embedder.needs_export()
 
 
 def test_export_of_a_folder_without_weights_fails_with_the_way_out(tmp_path, monkeypatch):
-    from assistant import onnx_encoder
+    from assistant.library import onnx_encoder
 
     model = tmp_path / "broken-model"
     model.mkdir()
@@ -94,7 +95,7 @@ def test_questions_do_not_wait_for_the_document_model(tmp_path):
     embedder = Embedder(MODEL, query_runtime="onnx", cache_dir=Settings().cache_dir)
     embedder.load_query_runtime()
     answered = []
-    with embedder._lock:  # as while `load()` imports torch for an ingest
+    with embedder.document_model_lock:  # as while `load()` imports torch for an ingest
         worker = threading.Thread(target=lambda: answered.append(embedder.embed_one("What is trafficking?")))
         worker.start()
         worker.join(timeout=30)
@@ -113,10 +114,15 @@ def test_a_damaged_export_says_to_delete_it(tmp_path):
 
 
 def test_settings_choose_the_runtime(tmp_path):
+    from assistant.library.embedder import packaged_model_path
+
+    model = packaged_model_path(MODEL)
     onnx = build_assistant(Settings(data_dir=tmp_path / "a", cache_dir=tmp_path / "cache"))
-    assert onnx.embedder.query_runtime == "onnx" and onnx.embedder.cache_dir == tmp_path / "cache"
-    torch_mode = build_assistant(Settings(data_dir=tmp_path / "b", query_runtime="torch"))
-    assert torch_mode.embedder.query_runtime == "torch"
+    onnx.reader().embed_question("What is trafficking?")
+    assert exported_path(model, tmp_path / "cache", MODEL).is_file(), "the default onnx runtime exports into the cache dir of the settings"
+    torch_mode = build_assistant(Settings(data_dir=tmp_path / "b", query_runtime="torch", cache_dir=tmp_path / "torch-cache"))
+    torch_mode.reader().embed_question("What is trafficking?")
+    assert not (tmp_path / "torch-cache").exists() or not exported_path(model, tmp_path / "torch-cache", MODEL).exists(), "torch needs no export"
 
 
 SERVE_AND_ASK = """

@@ -281,9 +281,9 @@ def test_trainer_uploads_previews_and_deletes(library, handlers, tmp_path):
     assert saved.is_file()
     # The multilingual index follows an upload in the background, not at the next non-English question.
     deadline = time.monotonic() + 60
-    while not beacon.retriever.crosslingual.ready() and time.monotonic() < deadline:
+    while not beacon.multilingual_ready() and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert beacon.retriever.crosslingual.ready()
+    assert beacon.multilingual_ready()
     doc_id = next(row[-1] for row in table["data"] if row[0] == "Hotline")
     assert next(row for row in table["data"] if row[0] == "Hotline")[presenters.DOC_HEADERS.index("review")] == "1 flagged"
     preview, _ = handlers.preview(doc_id, request("tom"))

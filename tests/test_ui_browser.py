@@ -9,7 +9,6 @@ that stays text. Screenshots of each screen land in docs/screenshots/.
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,7 +18,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
     pytest.skip("Browser tests need Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium).", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="Browser tests need the playwright package (pip install -e '.[test]').")
-
+from conftest import unused_port  # noqa: E402
 from test_viewer import QUESTION as PDF_QUESTION  # noqa: E402
 from test_viewer import QUOTE as PDF_QUOTE  # noqa: E402
 from test_viewer import write_pdf  # noqa: E402
@@ -85,12 +84,6 @@ EVAL_CASES = [
     {"id": "reflection", "question": "How long is the recovery and reflection period?", "expected_sources": ["first-contact.md"], "expected_answer_contains": ["30 days"], "answerable": True},
     {"id": "bread", "question": "How do I bake sourdough bread?", "answerable": False},
 ]
-
-
-def unused_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

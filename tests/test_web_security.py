@@ -5,10 +5,9 @@ trusted local proxy reports (X-Forwarded-For from loopback, as uvicorn accepts i
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 import pytest
+from conftest import unused_port
 
 import ui
 from assistant import Settings, build_assistant
@@ -23,9 +22,7 @@ def server(tmp_path_factory):
     users = UserStore(users_file(beacon.settings))
     for name, role in USERS.items():
         users.add(name, f"{name}-password", role)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = unused_port()
     app = ui.launch(beacon, "127.0.0.1", port, block=False)
     yield f"http://127.0.0.1:{port}"
     app.close()

@@ -113,8 +113,9 @@ class HybridRetriever:
                     scores[cid] = scores.get(cid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
         return sorted(scores, key=lambda cid: -scores[cid])[: self.candidates]
 
-    def _dense(self, vector: np.ndarray, filters: dict[str, Any], mask: np.ndarray | None, index: Snapshot) -> list:
-        """Dense candidates. A filter that keeps a fair share of the library is applied to an
+    def dense_candidates(self, vector: np.ndarray, filters: dict[str, Any], mask: np.ndarray | None, index: Snapshot) -> list:
+        """Dense candidates (public so the tests can check them against Chroma's own exact
+        and filtered queries; `retrieve` fuses them with other votes). A filter that keeps a fair share of the library is applied to an
         over-fetched unfiltered HNSW query (Chroma's own filtered query first collects every
         allowed id, which costs hundreds of ms at 100k chunks); a narrow filter, or too few
         survivors, goes through Chroma's `where`."""
@@ -150,7 +151,7 @@ class HybridRetriever:
                 dense = [(cid, sim) for cid, sim in dense if cid in index.rows and mask[index.rows[cid]] > 0]
         else:
             vector = self.embedder.embed_one(question)
-            dense = self._dense(vector, filters, mask, index)
+            dense = self.dense_candidates(vector, filters, mask, index)
         lexical = index.search(question, self.candidates, mask)
         # English questions: multilingual-e5 as one more dense vote when its index is built
         # (it finds the right article more often than MiniLM on trainees' paraphrases).

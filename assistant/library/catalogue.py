@@ -99,11 +99,12 @@ class LexicalIndex:
             bm25.index([tokens or ["∅"] for tokens in corpus], show_progress=False)
         self._install(revision, bm25, ids, metas, texts, dict(df))
         info = {"version": INDEX_VERSION, "collection_id": self._collection_id(), "revision": revision, "ids": ids, "metas": slim(metas), "texts": texts, "df": dict(df)}
-        self._save(revision, bm25, info)
+        self.save(revision, bm25, info)
 
-    def _save(self, revision: int, bm25, info: dict) -> None:
+    def save(self, revision: int, bm25, info: dict) -> None:
         """Save for the other processes; losing the race to another builder of the same
-        revision (or failing to write) is harmless: this process has its index in memory."""
+        revision (or failing to write) is harmless: this process has its index in memory.
+        Public only so that the crash tests can kill a process while it saves (tests/test_crash.py)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.folder / f".tmp-{os.getpid()}-{secrets.token_hex(4)}"
         try:

@@ -86,7 +86,9 @@ class Embedder:
             raise ValueError("the onnx query runtime needs a cache_dir for its export")
         self.query_runtime = query_runtime
         self.cache_dir = cache_dir
-        self._lock = threading.Lock()  # the sentence-transformers model (documents)
+        # Held while the sentence-transformers model (documents) loads; public so that a test can
+        # hold it as a slow load would and check that questions do not wait for it.
+        self.document_model_lock = threading.Lock()
         self._onnx_lock = threading.Lock()  # the query runtime: questions never wait for a document model load
         self._onnx_error: ConfigError | None = None
         self._cache = VectorCache(CACHE_SIZE)
@@ -128,7 +130,7 @@ class Embedder:
         """Load the model documents are embedded with now instead of on first use."""
         if "_model" in self.__dict__:
             return
-        with self._lock:
+        with self.document_model_lock:
             self._model  # noqa: B018 - triggers the cached load
 
     def needs_export(self) -> bool:

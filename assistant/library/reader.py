@@ -50,6 +50,11 @@ class LibraryReader:
     def bm25_size(self) -> int:
         return self._lexical.size
 
+    def bm25_chunk_ids(self) -> list[str]:
+        """The ids of the chunks BM25 holds at the store's current revision (to check that
+        the keyword index and the store agree)."""
+        return list(self._lexical.snapshot().ids)
+
     def load_models(self) -> None:
         """Load the embedding model and the question-side runtime now (start-up, not a query)."""
         self._embedder.load()

@@ -177,7 +177,10 @@ class ChunkStore:
         """Write counter shared by every process using this collection."""
         return int(self._fresh_metadata().get("revision", 0))
 
-    def _bump_revision(self) -> None:
+    def bump_revision(self) -> None:
+        """Count one change of the library (every process reopens on a new revision). A step of
+        each write, taken under the write lock; public only so that the crash tests can kill a
+        writer right before or after it (tests/test_crash.py), not for callers to use."""
         with self._using() as handle:
             meta = dict(self._fresh_metadata())
             meta["revision"] = int(meta.get("revision", 0)) + 1
@@ -336,7 +339,7 @@ class ChunkStore:
                 stale = sorted(set(before) - set(ids))
                 if stale:
                     handle.collection.delete(ids=stale)
-                self._bump_revision()
+                self.bump_revision()
         except Exception as exc:
             with contextlib.suppress(Exception):  # if undoing fails too, the next writer undoes it
                 self._undo_write(change)
@@ -405,7 +408,7 @@ class ChunkStore:
                 for start in range(0, len(ids), PAGE):
                     page = ids[start : start + PAGE]
                     handle.collection.update(ids=page, metadatas=[dict(change["fields"])] * len(page))
-            self._bump_revision()
+            self.bump_revision()
 
     def _apply_trust(self, change: dict) -> None:
         with self._commit_lock():
@@ -414,7 +417,7 @@ class ChunkStore:
                 for start in range(0, len(ids), PAGE):
                     page = ids[start : start + PAGE]
                     handle.collection.update(ids=page, metadatas=[{"trusted": change["trusted"]}] * len(page))  # merged into each chunk's metadata
-            self._bump_revision()
+            self.bump_revision()
 
     def _remove(self, change: dict) -> None:
         with self._commit_lock():
@@ -422,7 +425,7 @@ class ChunkStore:
             if ids:
                 with self._using() as handle:
                     handle.collection.delete(ids=ids)
-            self._bump_revision()
+            self.bump_revision()
         for path in change["files"]:
             Path(path).unlink(missing_ok=True)
 
@@ -448,7 +451,7 @@ class ChunkStore:
                 handle.collection.update(ids=list(previous), metadatas=[clean_metadata(m) for m in previous.values()])
             if vectors:
                 handle.collection.update(ids=list(vectors), embeddings=[vectors[i] for i in vectors])
-            self._bump_revision()
+            self.bump_revision()
 
     def _recover(self) -> None:
         """Finish or undo the changes killed writers left pending (with the write lock held)."""
@@ -467,7 +470,7 @@ class ChunkStore:
                     if stale:
                         with self._using() as handle:
                             handle.collection.delete(ids=stale)
-                    self._bump_revision()
+                    self.bump_revision()
             else:
                 self._undo_write(change)
                 self.pending.finish(change["change"])
