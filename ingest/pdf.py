@@ -252,7 +252,7 @@ def _rows(glyphs: list[Glyph]) -> list[list[Glyph]]:
 NOTE_REF_CHARS = set("0123456789⁰¹²³⁴⁵⁶⁷⁸⁹*†‡§,")
 
 
-def _segment_lines(page: int, row: list[Glyph]) -> list[Line]:
+def segment_lines(page: int, row: list[Glyph]) -> list[Line]:
     row = sorted(row, key=lambda g: g.x0)
     row_size = statistics.median(g.size for g in row)
     segments: list[list[Glyph]] = [[]]
@@ -353,7 +353,7 @@ def read_pages(data: bytes) -> tuple[list[PdfPage], str]:
             # Text wholly off the page is never seen by a reader (and would stretch the layout).
             glyphs = [g for g in glyphs if g.x1 > 0 and g.x0 < right - left and g.top > 0 and g.bottom < top - bottom]
             glyphs, width, height = _upright(glyphs, right - left, top - bottom)
-            lines = [line for row in _rows(glyphs) for line in _segment_lines(number, row)]
+            lines = [line for row in _rows(glyphs) for line in segment_lines(number, row)]
             rules = _rules(page) if width == right - left else []  # no separators on a sideways page
             pages.append(PdfPage(number, height, width, lines, [(a - left, b - left, y - bottom) for a, b, y in rules]))
             textpage.close()

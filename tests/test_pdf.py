@@ -440,7 +440,7 @@ def test_three_columns_are_read_one_after_the_other():
 
 
 def test_right_to_left_words_are_spelled_in_reading_order():
-    from ingest.pdf import Glyph, _segment_lines
+    from ingest.pdf import Glyph, segment_lines
 
     word = "שלום עולם"  # "hello world", drawn right to left
     glyphs, x = [], 300.0
@@ -450,7 +450,7 @@ def test_right_to_left_words_are_spelled_in_reading_order():
             continue
         glyphs.append(Glyph(char, x - 6, x, 100.0, 110.0, 97.0, 13.0, False))
         x -= 6
-    [line] = _segment_lines(1, glyphs)
+    [line] = segment_lines(1, glyphs)
     assert line.text == word and line.rtl
 
 
