@@ -275,7 +275,7 @@ def test_answer_json_contract(palermo_answer, shared_library):
     assert 0 <= dumped["confidence"] <= 1 and dumped["grounding"]["best_chunk"] is not None
     assert dumped["question"] == PALERMO_QUESTION
     assert dumped["answerer"] == "extractive"
-    assert set(dumped["citations"][0]) == {"n", "doc_id", "title", "source", "locator", "text", "score", "url"}
+    assert set(dumped["citations"][0]) == {"n", "doc_id", "title", "source", "locator", "text", "score", "url", "page", "char_start", "char_end", "date", "status", "newer"}
     assert set(dumped["retrieved"][0]) >= {"doc_id", "source", "locator", "score"}
     timings = dumped["timings_ms"]
     assert {"retrieve", "answer", "total"} <= set(timings)

@@ -145,6 +145,9 @@ def test_report_structure_and_metric_ranges(evaluated):
             if name == "risk_coverage_area" and system != "beacon":
                 assert values[name] is None  # the baselines report no confidence to move a threshold on
                 continue
+            if name == "quote_exactness" and system != "beacon":
+                assert values[name] is None  # nor do they record where their sentences are in the documents
+                continue
             assert values[name] is not None and 0 <= values[name] <= 1, (system, name, values[name])
         assert 0 <= values["latency_p50_ms"] <= values["latency_p95_ms"]
 

@@ -10,6 +10,7 @@ import re
 from assistant.domain.models import Answer
 from assistant.domain.versions import as_list
 
+DATE_NOTE = "Note on dates"  # how an answer starts saying that a text it quotes has a newer version
 VERBS = (("supersedes", "superseded by"), ("amends", "amended or supplemented by"))
 
 
@@ -58,5 +59,5 @@ def flag_outdated(answer: Answer, documents: dict[str, dict]) -> Answer:
         first = next(c for c in answer.citations if c.doc_id == doc_id)
         lines.append(f"[{', '.join(map(str, cited))}] {first.title} is " + "; ".join(first.newer) + ".")
     if lines and not answer.refused:
-        answer.answer += "\n\nNote on dates: " + " ".join(lines)
+        answer.answer += f"\n\n{DATE_NOTE}: " + " ".join(lines)
     return answer

@@ -402,21 +402,19 @@ class ChunkStore:
         return True
 
     def _apply_fields(self, change: dict) -> None:
-        with self._commit_lock():
-            ids = list(self.document_chunks(change["doc_id"]))
-            with self._using() as handle:
-                for start in range(0, len(ids), PAGE):
-                    page = ids[start : start + PAGE]
-                    handle.collection.update(ids=page, metadatas=[dict(change["fields"])] * len(page))
-            self.bump_revision()
+        self._update_document(change["doc_id"], dict(change["fields"]))
 
     def _apply_trust(self, change: dict) -> None:
+        self._update_document(change["doc_id"], {"trusted": change["trusted"]})
+
+    def _update_document(self, doc_id: str, fields: dict) -> None:
+        """Merge `fields` into the metadata of every chunk of a document, as one revision."""
         with self._commit_lock():
-            ids = list(self.document_chunks(change["doc_id"]))
+            ids = list(self.document_chunks(doc_id))
             with self._using() as handle:
                 for start in range(0, len(ids), PAGE):
                     page = ids[start : start + PAGE]
-                    handle.collection.update(ids=page, metadatas=[{"trusted": change["trusted"]}] * len(page))  # merged into each chunk's metadata
+                    handle.collection.update(ids=page, metadatas=[fields] * len(page))  # merged into each chunk's metadata
             self.bump_revision()
 
     def _remove(self, change: dict) -> None:
