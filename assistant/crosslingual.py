@@ -88,6 +88,12 @@ class CrossLingualIndex:
         finally:
             self._lock.release()
 
+    def build(self) -> None:
+        """The chunk vectors and the vocabulary's, as `beacon ingest` and the server's
+        background job make them, so a question in another language need not wait."""
+        self.ensure_current()
+        self._vocabulary()
+
     # -- words --------------------------------------------------------------------------------
     def translate(self, terms: list[str]) -> list[tuple[str, float]]:
         """Each word of a question in another language with its closest library word by
@@ -191,7 +197,6 @@ class CrossLingualIndex:
             self._install(index, keys)
             if missing or not (self.folder / "vectors.npz").exists():
                 self._save_cache()
-        self._vocabulary()  # built with the index, so the first question in another language need not wait
 
     def _load(self) -> None:
         try:

@@ -280,3 +280,15 @@ def test_a_question_in_another_language_has_key_term_coverage(dev_library):
     assert answer.grounding["coverage_soft"] > 0.5
     assert answer.grounding["unknown_terms"] is not None
 
+
+
+def test_the_library_vocabulary_is_embedded_with_the_multilingual_index(beacon, tmp_path):
+    """Built by `beacon ingest` and the server's background job, not by the first question."""
+    (tmp_path / "code.md").write_text(CODE, encoding="utf-8")
+    beacon.ingest([str(tmp_path / "code.md")])
+    beacon.refresh_multilingual_index()
+    assert list(beacon.settings.data_dir.rglob("words.npz"))
+    index = beacon.retriever.crosslingual
+    revision, vocabulary, _vectors = index._words
+    assert revision == beacon.answerer.lexical.snapshot().revision and "seasonal" in vocabulary
+    assert index.translate(["saisonnier"])[0][0] == "seasonal"
