@@ -332,7 +332,7 @@ class Assistant:
             return 0
         if max_new is not None and (pending := index.pending()) > max_new:
             return pending
-        index.ensure_current()
+        index.build()
         return 0
 
     def start_background_jobs(self) -> None:
@@ -340,7 +340,7 @@ class Assistant:
         in a background thread at the lowest CPU priority, so English questions are served at
         once and the first non-English one waits less."""
         if self.retriever.crosslingual is not None:
-            threading.Thread(target=at_low_priority, args=(self.retriever.crosslingual.ensure_current,), name="beacon-e5-index", daemon=True).start()
+            threading.Thread(target=at_low_priority, args=(self.retriever.crosslingual.build,), name="beacon-e5-index", daemon=True).start()
 
 
 def at_low_priority(job: Callable[[], None]) -> None:

@@ -30,12 +30,13 @@ from assistant.answering.grounding import (
     missing_specifics,
     shipped_model,
     soft_matches,
+    split_case,
     states_type,
     weighted_share,
 )
 from assistant.answering.retriever import Retrieval, near_duplicate, shingles
 from assistant.domain.models import Answer, AnswerSentence
-from assistant.domain.text import is_list_item, split_sentences, stem, words
+from assistant.domain.text import ALL_STOPWORDS, is_list_item, split_sentences, stem, words
 from assistant.library.catalogue import LexicalIndex
 from assistant.library.crosslingual import CrossLingualIndex
 from assistant.library.embedder import Embedder
@@ -55,6 +56,12 @@ MAX_EMBEDDED_UNITS = 24
 MAX_EMBEDDED_UNITS_CROSSLINGUAL = 12
 MAX_UNIT_CHARS = 600
 SIBLING_RATIO = 0.9
+# A question word in another language stands for the library word multilingual-e5 puts closest
+# when their similarity reaches TRANSLATION_MIN (word pairs such as "Arbeitgeber"/"employer" or
+# "salaire"/"wage" score 0.92-0.97, unrelated closest words 0.86-0.91); below UNTRANSLATED_BELOW
+# the library has no word for it. Read off word pairs, not fitted to questions.
+TRANSLATION_MIN = 0.93
+UNTRANSLATED_BELOW = 0.89
 SOFT_MATCH = 0.55  # a passage word this close to a question term (cosine) stands in for it
 PART_COVERED = 0.5  # one of several questions asked together counts as answered above this coverage
 # Navigation text ("More information … can be found [here](#)", "click here") states nothing.
@@ -206,7 +213,13 @@ class ExtractiveAnswerer:
         self.lexical.ensure_current()
         question = retrieval.question
         crosslingual = retrieval.crosslingual
-        terms = [] if crosslingual else key_terms(question, self.lexical.idf, self.lexical.knows)
+        untranslated = None
+        if not crosslingual:
+            terms = key_terms(question, self.lexical.idf, self.lexical.knows)
+        elif self.crosslingual is not None:
+            terms, untranslated = self._translated_terms(question)
+        else:
+            terms = []
         known = [t for t in terms if t.known]
         hits = retrieval.hits
         support_text = " ".join(f"{h.title} {h.locator} {h.text}" for h in hits)
@@ -251,7 +264,12 @@ class ExtractiveAnswerer:
             )
         chosen = self._choose(sorted(shortlist, key=lambda u: -u.score), known, word_match)
         names, numbers = missing_specifics(question, support_text, numbers_only=crosslingual)
-        signals = self._signals(retrieval, chosen, terms, known, term_scores, names, numbers, kind, cover)
+        asked, case = split_case(question)
+        if case:  # a name or place of the case described before the question is not what it asks
+            # about; numbers there still count ("Recommendation No. 190", "he says he's 16")
+            asked_names = {n.lower() for n in missing_specifics(asked, support_text, numbers_only=crosslingual)[0]}
+            names = [n for n in names if n.lower() in asked_names]
+        signals = self._signals(retrieval, chosen, terms, known, term_scores, names, numbers, kind, cover, untranslated)
         parts = [] if crosslingual else self._uncovered_parts(question, chosen, cover)
         return Draft(chosen, signals, terms, names, numbers, parts, term_scores)
 
@@ -293,7 +311,20 @@ class ExtractiveAnswerer:
         chosen.sort(key=lambda u: (u.hit, u.position))
         return chosen
 
-    def _signals(self, retrieval, chosen, terms, known, term_scores, names, numbers, kind, cover) -> Signals:
+    def _translated_terms(self, question: str) -> tuple[list[Term], float | None]:
+        """Key terms of a question in another language, as the library words multilingual-e5
+        puts closest to its words (kept when close enough to be a translation), and the share
+        of its words with no library word near them (the library's counterpart of terms it
+        never uses)."""
+        source = [w for w in dict.fromkeys(words(question)) if w not in ALL_STOPWORDS and len(w) > 2 and not any(ch.isdigit() for ch in w)]
+        if not source:
+            return [], None
+        pairs = self.crosslingual.translate(source)
+        english = [w for w, similarity in pairs if similarity >= TRANSLATION_MIN]
+        untranslated = sum(similarity < UNTRANSLATED_BELOW for _w, similarity in pairs) / len(pairs)
+        return key_terms(" ".join(english), self.lexical.idf, self.lexical.knows), untranslated
+
+    def _signals(self, retrieval, chosen, terms, known, term_scores, names, numbers, kind, cover, untranslated=None) -> Signals:
         top = retrieval.dense_top or [0.0]
         margin = top[0] - (sum(top[1:]) / len(top[1:]) if len(top) > 1 else 0.0)
         best_sentence = max((u.similarity for u in chosen), default=0.0)
@@ -306,8 +337,14 @@ class ExtractiveAnswerer:
             value_in_passages=float(any(states_type(h.text, kind, retrieval.question) for h in retrieval.hits)),
             bm25_best=min(retrieval.lexical_best, 3.0),
         )
-        if retrieval.crosslingual:  # the question's words are not the library's language: no key terms
+        if retrieval.crosslingual:  # similarities on multilingual-e5's scale; key terms through translations
             signals.crosslingual, signals.best_chunk_x, signals.best_sentence_x, signals.margin_x = 1.0, top[0], best_sentence, margin
+            if known:  # key terms through their library translations (no IDF mass is unknown there)
+                signals.coverage_exact = weighted_share(known, {s: 1.0 for s, v in term_scores.items() if v >= 1.0})
+                signals.coverage_soft = weighted_share(known, term_scores)
+                signals.answer_coverage = cover([w for u in chosen for w in u.words])
+            if untranslated is not None:
+                signals.unknown_terms = untranslated
             return signals
         signals.best_chunk, signals.best_sentence, signals.margin = top[0], best_sentence, margin
         if terms:

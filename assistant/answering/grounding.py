@@ -16,9 +16,12 @@ The signals:
   exactly (stems) and by meaning (a term counts as covered by its closest passage word,
   e.g. "woman" by "women", "job" by "employment"); terms the whole library never uses are
   measured apart, since a trainee's phrasing ("shortest", "abroad") is as foreign to a
-  treaty as a missing subject is;
+  treaty as a missing subject is; a question in another language is measured through the
+  library words multilingual-e5 puts closest to its words ("salaire" -> "wage");
 - specifics: names, acronyms, numbers and symbols of the question that the passages do not
   mention, after normalisation (possessives, number words, acronyms the passages spell out);
+  the facts of a case the question describes first (the person's age, the town) are not
+  what it asks about;
 - answer type: a question asking "how many / how long / what age / when" expects a number
   or a date, and the sentences chosen to answer it should contain one.
 """
@@ -35,10 +38,10 @@ from importlib import resources
 import numpy as np
 
 from assistant.domain.errors import ConfigError
-from assistant.domain.text import ALL_STOPWORDS, number_values, question_specifics, specific_mentioned, stem, words
+from assistant.domain.text import ALL_STOPWORDS, number_values, question_specifics, specific_mentioned, split_sentences, stem, words
 
 MODEL_FILE = "refusal_model.json"
-NA = float("nan")  # a signal not measured for this question (e.g. key terms across languages)
+NA = float("nan")  # a signal not measured for this question (e.g. English similarities of a German question)
 
 
 @dataclass
@@ -204,14 +207,39 @@ def weighted_share(terms: list[Term], scores: dict[str, float]) -> float:
 
 
 # -- specifics ----------------------------------------------------------------------------------
+# The age of the person a question is about ("a 13-year-old", "14-year-olds", "ein 13-jähriges
+# Kind", "12-летняя девочка") is a fact of the case, not something the library must state: a
+# treaty gives the age limits the case is measured against ("under fifteen years").
+CASE_AGE_RE = re.compile(r"\b(\d{1,2})(?:[-\s]years?[-\s]olds?\b|-?jährig|-?летн)", re.IGNORECASE)
+
+
+def case_ages(question: str) -> set[str]:
+    return {m.group(1) for m in CASE_AGE_RE.finditer(question)}
+
+
+def split_case(question: str) -> tuple[str, str]:
+    """(what is asked, the case it is asked about): a question that first describes a case in
+    statements ("A woman in Manila is hired as a maid. Does she need a contract?") asks only
+    its questions; the case's names and places need not be in the library for the rule that
+    answers it to be."""
+    sentences = split_sentences(question)
+    asked = [s for s in sentences if s.rstrip(" \"'”»").endswith("?")]
+    if not asked or len(asked) == len(sentences):
+        return question, ""
+    return " ".join(asked), " ".join(s for s in sentences if s not in asked)
+
+
 def missing_specifics(question: str, support: str, numbers_only: bool = False) -> tuple[list[str], list[str]]:
     """(names, numbers) of the question that the support text does not mention."""
     support_lower = support.replace("’", "'").lower()
     support_numbers = number_values(support)
+    ages = case_ages(question)
     names, numbers = [], []
     for s in question_specifics(question):
         is_number = any(ch.isdigit() for ch in s) and not re.search(r"[/.][\w]", s.rstrip("."))
         if numbers_only and not any(ch.isdigit() for ch in s):
+            continue
+        if s in ages:
             continue
         if not specific_mentioned(s, support, support_lower, support_numbers):
             (numbers if is_number else names).append(s)
@@ -223,7 +251,13 @@ def missing_specifics(question: str, support: str, numbers_only: bool = False) -
 # values: "Article 7", "paragraph 2", "(No. 182)", "C189", list letters.
 QUANTITY_Q = re.compile(r"\b(?:how many|how much|what (?:share|percentage|proportion|number|fraction)|roughly|number of|combien|wie viele|сколько)\b", re.IGNORECASE)
 DURATION_Q = re.compile(r"\b(?:how (?:long|old|often)|what age|at what age|which age|minimum age|maximum (?:number|period|duration)|until what age|up to what age|quel âge|wie (?:lange|alt)|bis zu welchem alter|до какого возраста)\b", re.IGNORECASE)
-DATE_Q = re.compile(r"(?:^|[.?!]\s+)when\b|\bwhen (?:did|was|were|is|will|does|do)\b|\b(?:what|which) (?:year|date|day)\b|\bquand\b|\bwann\b|\bкогда\b", re.IGNORECASE)
+# "When" asks for a date only as a question word ("when did / when is"); "When children are
+# taken out of work, what must…" is a conjunction introducing the case.
+DATE_Q = re.compile(
+    r"\bwhen (?:did|was|were|is|are|will|does|do|has|have|had|can|could|should|must|may|might|would|shall)\b|\bwhen\s*\?|"
+    r"\b(?:what|which) (?:year|date|day)\b|\bquand\b|\bquel(?:le)? (?:jour|date|année)\b|\bwann\b|\bwelche[mnr]? (?:jahr|tag|datum)\b|\bкогда\b|\bв каком году\b",
+    re.IGNORECASE,
+)
 REFERENCE_RE = re.compile(
     r"\b(?:articles?|art\.|paragraphs?|para\.|sections?|no\.|nos\.|convention|recommendation|rule|annex|chapter|part|item|point)\s*\(?\d[\w.()-]*|"
     r"(?-i:\b[A-Z]{1,4}\s?\d+\b)|\(\d{1,3}\)|\b\d{1,3}\s?\([a-z]\)",  # "C189" is a reference, "by 36" is not

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.domain.errors import ConfigError
-from assistant.domain.text import index_text
+from assistant.domain.text import ALL_STOPWORDS, index_text, words
 from assistant.library.catalogue import LexicalIndex, Snapshot
 from assistant.library.embedder import VectorCache
 
@@ -27,6 +27,7 @@ BATCH = 64
 CHECKPOINT = 1024  # texts embedded between checks of the clock
 SENTENCE_CACHE = 20_000  # e5 vectors of answer sentences kept in memory (~30 MB)
 CHECKPOINT_SECONDS = 300  # a long first build saves what it has at least this often
+VOCABULARY_MAX = 20_000  # library words (most frequent first) a question word can be translated to
 
 
 class CrossLingualIndex:
@@ -39,6 +40,9 @@ class CrossLingualIndex:
         self._cache: dict[str, np.ndarray] = {}
         self._not_ready: int | None = None  # a revision ready() found unbuilt
         self._sentences = VectorCache(SENTENCE_CACHE)  # its own lock: questions never wait for a build
+        self._words: tuple[int | None, list[str], np.ndarray] = (None, [], np.zeros((0, 384), dtype=np.float32))
+        self._word_cache: dict[str, np.ndarray] = {}
+        self._word_lock = threading.Lock()
 
     @staticmethod
     def _model():
@@ -83,6 +87,77 @@ class CrossLingualIndex:
             return True
         finally:
             self._lock.release()
+
+    def build(self) -> None:
+        """The chunk vectors and the vocabulary's, as `beacon ingest` and the server's
+        background job make them, so a question in another language need not wait."""
+        self.ensure_current()
+        self._vocabulary()
+
+    # -- words --------------------------------------------------------------------------------
+    def translate(self, terms: list[str]) -> list[tuple[str, float]]:
+        """Each word of a question in another language with its closest library word by
+        multilingual-e5 and their similarity ("Arbeitgeber" -> "employer", 0.92): the library's
+        own words stand in for the question's, so key-term coverage can be measured across
+        languages. The library's vocabulary is embedded once per revision (new words only)."""
+        if not terms:
+            return []
+        vocabulary, vectors = self._vocabulary()
+        if not vocabulary:
+            return [(t, 0.0) for t in terms]
+        similarity = np.asarray(self._model().query(terms), dtype=np.float32) @ vectors.T
+        best = similarity.argmax(axis=1)
+        return [(vocabulary[j], float(similarity[i, j])) for i, j in enumerate(best)]
+
+    @property
+    def vocabulary_revision(self) -> int | None:
+        """The library revision whose vocabulary is embedded (loaded or built), None before."""
+        return self._words[0]
+
+    def _vocabulary(self) -> tuple[list[str], np.ndarray]:
+        index = self.lexical.snapshot()
+        revision, vocabulary, vectors = self._words
+        if revision == index.revision and revision is not None:
+            return vocabulary, vectors
+        with self._word_lock:
+            if self._words[0] == index.revision and index.revision is not None:
+                return self._words[1], self._words[2]
+            frequency: dict[str, int] = {}
+            for text in index.texts:
+                for w in set(words(text)):
+                    if len(w) > 2 and w.isalpha() and w not in ALL_STOPWORDS:
+                        frequency[w] = frequency.get(w, 0) + 1
+            vocabulary = sorted(frequency, key=lambda w: (-frequency[w], w))[:VOCABULARY_MAX]
+            if not self._word_cache:
+                self._load_words()
+            missing = [w for w in vocabulary if w not in self._word_cache]
+            model = self._model()
+            for start in range(0, len(missing), 256):
+                part = missing[start : start + 256]
+                for w, vector in zip(part, np.asarray(model.query(part), dtype=np.float32)):
+                    self._word_cache[w] = vector
+            vectors = np.vstack([self._word_cache[w] for w in vocabulary]) if vocabulary else np.zeros((0, 384), dtype=np.float32)
+            if missing:
+                self._word_cache = {w: self._word_cache[w] for w in vocabulary}
+                self._save_words()
+            self._words = (index.revision, vocabulary, vectors)
+            return vocabulary, vectors
+
+    def _load_words(self) -> None:
+        try:
+            data = np.load(self.folder / "words.npz", allow_pickle=False)
+            if int(data["version"]) == INDEX_VERSION:
+                self._word_cache = dict(zip((str(w) for w in data["words"]), data["vectors"]))
+        except (OSError, KeyError, ValueError):
+            self._word_cache = {}
+
+    def _save_words(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        keys = list(self._word_cache)
+        vectors = np.vstack([self._word_cache[w] for w in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
+        tmp = self.folder / "words.tmp.npz"
+        np.savez(tmp, version=INDEX_VERSION, words=np.array(keys, dtype=str), vectors=vectors)
+        tmp.replace(self.folder / "words.npz")
 
     @staticmethod
     def _keys(index: Snapshot) -> list[str]:
