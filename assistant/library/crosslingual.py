@@ -144,20 +144,10 @@ class CrossLingualIndex:
             return vocabulary, vectors
 
     def _load_words(self) -> None:
-        try:
-            data = np.load(self.folder / "words.npz", allow_pickle=False)
-            if int(data["version"]) == INDEX_VERSION:
-                self._word_cache = dict(zip((str(w) for w in data["words"]), data["vectors"]))
-        except (OSError, KeyError, ValueError):
-            self._word_cache = {}
+        self._word_cache = load_vectors(self.folder / "words.npz", "words")
 
     def _save_words(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        keys = list(self._word_cache)
-        vectors = np.vstack([self._word_cache[w] for w in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
-        tmp = self.folder / "words.tmp.npz"
-        np.savez(tmp, version=INDEX_VERSION, words=np.array(keys, dtype=str), vectors=vectors)
-        tmp.replace(self.folder / "words.npz")
+        save_vectors(self.folder / "words.npz", "words", self._word_cache)
 
     @staticmethod
     def _keys(index: Snapshot) -> list[str]:
@@ -204,20 +194,10 @@ class CrossLingualIndex:
                 self._save_cache()
 
     def _load(self) -> None:
-        try:
-            data = np.load(self.folder / "vectors.npz", allow_pickle=False)
-            if int(data["version"]) == INDEX_VERSION:
-                self._cache = dict(zip((str(k) for k in data["keys"]), data["vectors"]))
-        except (OSError, KeyError, ValueError):
-            self._cache = {}
+        self._cache = load_vectors(self.folder / "vectors.npz", "keys")
 
     def _save_cache(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        keys = list(self._cache)
-        vectors = np.vstack([self._cache[k] for k in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
-        tmp = self.folder / "vectors.tmp.npz"
-        np.savez(tmp, version=INDEX_VERSION, keys=np.array(keys, dtype=str), vectors=vectors)
-        tmp.replace(self.folder / "vectors.npz")
+        save_vectors(self.folder / "vectors.npz", "keys", self._cache)
 
     def search(self, query_vector: np.ndarray, n: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
         """Top chunks by multilingual similarity as (id, similarity)."""
@@ -234,3 +214,24 @@ class CrossLingualIndex:
         self.ensure_current()
         rows = self._index.rows
         return {cid: float(self._vectors[rows[cid]] @ query_vector) for cid in ids if cid in rows}
+
+
+def load_vectors(path: Path, names: str) -> dict[str, np.ndarray]:
+    """Name -> vector as saved by `save_vectors` ({} when missing, damaged or of another version)."""
+    try:
+        data = np.load(path, allow_pickle=False)
+        if int(data["version"]) == INDEX_VERSION:
+            return dict(zip((str(k) for k in data[names]), data["vectors"]))
+    except (OSError, KeyError, ValueError):
+        pass
+    return {}
+
+
+def save_vectors(path: Path, names: str, vectors_by_name: dict[str, np.ndarray]) -> None:
+    """Write name -> vector through a temp file and a rename, so a reader sees all or nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys = list(vectors_by_name)
+    vectors = np.vstack([vectors_by_name[k] for k in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    np.savez(tmp, **{"version": INDEX_VERSION, names: np.array(keys, dtype=str), "vectors": vectors})
+    tmp.replace(path)
