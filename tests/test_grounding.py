@@ -144,6 +144,27 @@ def test_a_question_naming_an_instrument_names_that_document():
     assert named_documents("What is forced labour?", names).doc_ids == []
 
 
+def test_a_document_is_named_strongly_by_acronym_number_or_year_with_title_word_not_by_a_date():
+    metas = [
+        {"doc_id": "slavery", "title": "Supplementary Convention on the Abolition of Slavery (1956)", "source": "slavery-1956.md", "year": 1956},
+        {"doc_id": "c189", "title": "Convention concerning Decent Work for Domestic Workers, ILO Convention No. 189 (2011)", "source": "c189.md", "year": 2011},
+    ]
+    names = document_names(metas)
+    assert named_documents("Which part of the 1956 convention fits?", names).strong == {"slavery"}
+    assert named_documents("Que dit la convention de 1956 ?", names).strong == {"slavery"}
+    assert named_documents("What does C189 say about that?", names).strong == {"c189"}
+    # a year as a date names a document weakly (one vote), not as the document to answer from
+    dated = named_documents("What changed for domestic workers in 2011?", names)
+    assert dated.doc_ids == ["c189"] and dated.strong == set()
+
+
+def test_a_question_naming_its_treaty_is_answered_from_it_when_another_matches_its_words_better(dev_library):
+    # The case's words ("16-year-old", "school") match the minimum-age convention (C138) better
+    # than the one the trainee names; the named one must come first.
+    retrieval = dev_library.retrieve("A 16-year-old live-in nanny says her employer won't let her go to school. What does C189 say about that?")
+    assert "c189" in retrieval.hits[0].source
+
+
 # -- the calibrated decision -----------------------------------------------------------------------
 def test_the_shipped_model_weighs_every_signal_and_was_cross_validated():
     model = shipped_model()

@@ -36,7 +36,7 @@ from assistant.answering.grounding import (
 )
 from assistant.answering.retriever import Retrieval, near_duplicate, shingles
 from assistant.domain.models import Answer, AnswerSentence
-from assistant.domain.text import ALL_STOPWORDS, is_list_item, split_sentences, stem, words
+from assistant.domain.text import is_list_item, split_sentences, stem, words
 from assistant.library.catalogue import LexicalIndex
 from assistant.library.crosslingual import CrossLingualIndex
 from assistant.library.embedder import Embedder
@@ -56,12 +56,6 @@ MAX_EMBEDDED_UNITS = 24
 MAX_EMBEDDED_UNITS_CROSSLINGUAL = 12
 MAX_UNIT_CHARS = 600
 SIBLING_RATIO = 0.9
-# A question word in another language stands for the library word multilingual-e5 puts closest
-# when their similarity reaches TRANSLATION_MIN (word pairs such as "Arbeitgeber"/"employer" or
-# "salaire"/"wage" score 0.92-0.97, unrelated closest words 0.86-0.91); below UNTRANSLATED_BELOW
-# the library has no word for it. Read off word pairs, not fitted to questions.
-TRANSLATION_MIN = 0.93
-UNTRANSLATED_BELOW = 0.89
 SOFT_MATCH = 0.55  # a passage word this close to a question term (cosine) stands in for it
 PART_COVERED = 0.5  # one of several questions asked together counts as answered above this coverage
 # Navigation text ("More information … can be found [here](#)", "click here") states nothing.
@@ -316,12 +310,9 @@ class ExtractiveAnswerer:
         puts closest to its words (kept when close enough to be a translation), and the share
         of its words with no library word near them (the library's counterpart of terms it
         never uses)."""
-        source = [w for w in dict.fromkeys(words(question)) if w not in ALL_STOPWORDS and len(w) > 2 and not any(ch.isdigit() for ch in w)]
-        if not source:
+        english, untranslated = self.crosslingual.translate_question(question)
+        if untranslated is None:
             return [], None
-        pairs = self.crosslingual.translate(source)
-        english = [w for w, similarity in pairs if similarity >= TRANSLATION_MIN]
-        untranslated = sum(similarity < UNTRANSLATED_BELOW for _w, similarity in pairs) / len(pairs)
         return key_terms(" ".join(english), self.lexical.idf, self.lexical.knows), untranslated
 
     def _signals(self, retrieval, chosen, terms, known, term_scores, names, numbers, kind, cover, untranslated=None) -> Signals:

@@ -56,6 +56,7 @@ class Named:
 
     doc_ids: list[str]
     rest: str
+    strong: frozenset[str] = frozenset()  # named by acronym, instrument number or "the 1956 convention", not by a date or a common word
 
 
 def named_documents(question: str, documents: list[DocumentName]) -> Named:
@@ -63,20 +64,28 @@ def named_documents(question: str, documents: list[DocumentName]) -> Named:
     proper name that belongs to few documents); none when it names none or too many."""
     votes: dict[str, int] = {}
     naming: list[str] = []
+    strong: set[str] = set()
 
-    def vote(text: str, matches: list[DocumentName]) -> None:
+    def vote(text: str, matches: list[DocumentName], is_name: bool = False) -> None:
         if 0 < len(matches) <= MAX_NAMED:
             naming.append(text)
             for d in matches:
                 votes[d.doc_id] = votes.get(d.doc_id, 0) + 1
+                if is_name:
+                    strong.add(d.doc_id)
 
     for acronym in set(ACRONYM_RE.findall(question)):
         # Two letters ("UN") spell out too many things by chance; only a file name counts for them.
-        vote(acronym, [d for d in documents if acronym.lower() in d.words or (len(acronym) > 2 and acronym_expanded(acronym, d.title))])
+        vote(acronym, [d for d in documents if acronym.lower() in d.words or (len(acronym) > 2 and acronym_expanded(acronym, d.title))], is_name=True)
     for match in INSTRUMENT_NUMBER_RE.finditer(question):
-        vote(match.group(0), [d for d in documents if int(match.group(1)) in d.numbers])
+        vote(match.group(0), [d for d in documents if int(match.group(1)) in d.numbers], is_name=True)
     for year in set(YEAR_RE.findall(question)):
-        vote(year, [d for d in documents if int(year) in d.years])
+        # "the 1956 convention", "the 2003 Action Plan", "la convention de 1956" name a
+        # document (a word of its title next to the year); "in 2013" is a date.
+        after = re.findall(rf"\b{year}\b\W{{0,2}}\s*(\w{{3,}})", question)
+        before = re.findall(rf"(\w{{3,}})\s+(?:(?:of|de|du|des|von|vom)\s+)?{year}\b", question)
+        matches = [d for d in documents if int(year) in d.years]
+        vote(year, matches, is_name=any(w.lower() in d.words for w in after + before for d in matches))
     for word in {w for w in PROPER_RE.findall(question) if w.lower() not in ALL_STOPWORDS}:
         vote(word, [d for d in documents if word.lower() in d.words])
     if not votes or len(votes) > MAX_NAMED:
@@ -84,4 +93,4 @@ def named_documents(question: str, documents: list[DocumentName]) -> Named:
     rest = question
     for text in naming:
         rest = re.sub(rf"\b{re.escape(text)}\b", " ", rest)
-    return Named(sorted(votes, key=lambda doc_id: -votes[doc_id]), " ".join(rest.split()))
+    return Named(sorted(votes, key=lambda doc_id: -votes[doc_id]), " ".join(rest.split()), frozenset(strong))

@@ -28,6 +28,13 @@ CHECKPOINT = 1024  # texts embedded between checks of the clock
 SENTENCE_CACHE = 20_000  # e5 vectors of answer sentences kept in memory (~30 MB)
 CHECKPOINT_SECONDS = 300  # a long first build saves what it has at least this often
 VOCABULARY_MAX = 20_000  # library words (most frequent first) a question word can be translated to
+# A question word in another language stands for the library word multilingual-e5 puts closest
+# when their similarity reaches TRANSLATION_MIN (word pairs such as "Arbeitgeber"/"employer" or
+# "salaire"/"wage" score 0.92-0.97, unrelated closest words 0.86-0.91); below UNTRANSLATED_BELOW
+# the library has no word for it. Read off word pairs, not fitted to questions.
+TRANSLATION_MIN = 0.93
+UNTRANSLATED_BELOW = 0.89
+TRANSLATIONS_KEPT = 256  # recent questions' word translations (retrieval and answering both ask)
 
 
 class CrossLingualIndex:
@@ -43,6 +50,7 @@ class CrossLingualIndex:
         self._words: tuple[int | None, list[str], np.ndarray] = (None, [], np.zeros((0, 384), dtype=np.float32))
         self._word_cache: dict[str, np.ndarray] = {}
         self._word_lock = threading.Lock()
+        self._translations: dict[tuple[int | None, str], tuple[list[str], float | None]] = {}
 
     @staticmethod
     def _model():
@@ -108,6 +116,26 @@ class CrossLingualIndex:
         similarity = np.asarray(self._model().query(terms), dtype=np.float32) @ vectors.T
         best = similarity.argmax(axis=1)
         return [(vocabulary[j], float(similarity[i, j])) for i, j in enumerate(best)]
+
+    def translate_question(self, question: str) -> tuple[list[str], float | None]:
+        """(library words standing for the question's content words, share of its words with
+        no library word near them). Numbers and names are kept as written: they are the same in
+        every language. None for the share when the question has no content words."""
+        revision = self.lexical.snapshot().revision
+        key = (revision, question)
+        if key in self._translations:
+            return self._translations[key]
+        source = [w for w in dict.fromkeys(words(question)) if w not in ALL_STOPWORDS and len(w) > 2 and not any(ch.isdigit() for ch in w)]
+        if not source:
+            result: tuple[list[str], float | None] = ([], None)
+        else:
+            pairs = self.translate(source)
+            english = [w for w, similarity in pairs if similarity >= TRANSLATION_MIN]
+            result = (english, sum(similarity < UNTRANSLATED_BELOW for _w, similarity in pairs) / len(pairs))
+        if len(self._translations) >= TRANSLATIONS_KEPT:
+            self._translations.pop(next(iter(self._translations)))
+        self._translations[key] = result
+        return result
 
     @property
     def vocabulary_revision(self) -> int | None:
