@@ -321,8 +321,11 @@ class ExtractiveAnswerer:
         best_sentence = max((u.similarity for u in chosen), default=0.0)
         total = sum(t.weight for t in terms)
         signals = Signals(
-            missing_names=float(len(names)),
-            missing_numbers=float(len(numbers)),
+            # Whether any is missing, not how many: one name the library lacks ("the Southbridge
+            # helpline") already says it answers about something else (CV: dev containment
+            # 0.659 -> 0.664, refusal accuracy 0.757 -> 0.770; within the spread of shuffles).
+            missing_names=float(bool(names)),
+            missing_numbers=float(bool(numbers)),
             wants_value=float(kind is not None),
             value_in_answer=float(any(states_type(u.text, kind, retrieval.question) for u in chosen)),
             value_in_passages=float(any(states_type(h.text, kind, retrieval.question) for h in retrieval.hits)),

@@ -60,8 +60,8 @@ class Signals:
     coverage_soft: float = NA  # the same, a term counted by its closest passage word
     answer_coverage: float = NA  # soft coverage by the chosen answer sentences only
     unknown_terms: float = NA  # share of the question's term weight the library never uses
-    missing_names: float = 0.0  # names / acronyms / symbols the passages do not mention
-    missing_numbers: float = 0.0  # numbers and years the passages do not mention
+    missing_names: float = 0.0  # 1 when a name / acronym / symbol of the question is not in the passages
+    missing_numbers: float = 0.0  # 1 when a number or year of the question is not in the passages
     wants_value: float = 0.0  # the question asks for a quantity, a duration or age, or a date
     value_in_answer: float = 0.0  # ... and the chosen sentences state one of that kind
     value_in_passages: float = 0.0  # ... and the retrieved passages state one of that kind
