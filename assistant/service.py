@@ -193,11 +193,21 @@ class Assistant:
     def audit_log(self) -> AuditLog:
         return AuditLog(self.settings.paths.audit_log)
 
-    def ingest(self, inputs: list[str], on_progress: ProgressCallback | None = None, actor: str | None = None) -> list[IngestReport]:
+    def ingest(
+        self, inputs: list[str], on_progress: ProgressCallback | None = None, actor: str | None = None, stated: dict[str, dict] | None = None,
+    ) -> list[IngestReport]:
         """Add or update documents; each is audited with its own write (as `actor`, by default
-        the local user), so a batch killed half-way leaves no stored document unaudited."""
-        reports = self.ingestor.ingest(inputs, on_progress, actor or _local_actor())
-        if any(r.status in ("added", "updated") for r in reports):
+        the local user), so a batch killed half-way leaves no stored document unaudited.
+        `stated` maps a source to the version fields a sources manifest gives it
+        (`ingest.manifest.manifest_versions`); they are set, as `set_document` would, on the
+        documents ingested from those sources."""
+        actor = actor or _local_actor()
+        reports = self.ingestor.ingest(inputs, on_progress, actor)
+        changed = any(r.status in ("added", "updated") for r in reports)
+        for report in reports:
+            if report.doc_id and report.status != "failed" and (stated or {}).get(report.source):
+                changed |= any(c for _, c in self.ingestor.set_versions(report.doc_id, stated[report.source], actor))
+        if changed:
             self.lexical.ensure_current()  # rebuild BM25 now rather than on the next question
         return reports
 

@@ -41,22 +41,25 @@ MULTILINGUAL_AT_INGEST = 5000  # new chunks `beacon ingest` embeds with e5 itsel
 @app.command()
 def ingest(
     sources: list[str] = typer.Argument(None, help="Files, folders (recursive) or http(s) URLs."),
-    manifest: Optional[Path] = typer.Option(None, "--manifest", help="A sources.toml listing documents to fetch and ingest."),
+    manifest: Optional[Path] = typer.Option(
+        None, "--manifest", help="A sources.toml listing documents to fetch and ingest, with their status, supersedes, amends, valid_from and collections if it states them.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Add or update documents (PDF, DOCX, HTML, Markdown, text, URLs) in the library, then embed
     up to 5,000 new chunks into the multilingual index (more are left to `beacon serve`)."""
-    inputs = list(sources or [])
+    inputs, stated = list(sources or []), {}
     try:
         if manifest is not None:
-            from ingest.manifest import manifest_urls
+            from ingest.manifest import manifest_urls, manifest_versions
 
             inputs += manifest_urls(manifest)
+            stated = manifest_versions(manifest)
         if not inputs:
             raise InvalidInput("Nothing to ingest: give files, folders or URLs (or --manifest FILE).")
         beacon = get_assistant()
         if as_json:
-            reports = beacon.ingest(inputs)
+            reports = beacon.ingest(inputs, stated=stated)
         else:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -66,7 +69,7 @@ def ingest(
                 def on_progress(done: int, total: int, report) -> None:
                     progress.update(task, completed=done, total=total, description=f"Ingesting {Path(report.source).name[:40]}")
 
-                reports = beacon.ingest(inputs, on_progress)
+                reports = beacon.ingest(inputs, on_progress, stated=stated)
         # The multilingual index (questions in other languages, and one more vote for English
         # ones) follows the library: its new chunks are embedded now rather than at the first question.
         if as_json:
