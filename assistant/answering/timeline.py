@@ -1,13 +1,28 @@
 """Answers that know the date: a cited text that a newer document in the library supersedes or
 amends is flagged next to its citation, so a trainee is not handed an outdated commitment as
 the current one. The relations come from the documents' metadata (`assistant.domain.versions`).
+
+Three mechanisms, none of them a rule for a particular question:
+- `outdated_duplicates`: retrieval demotes a chunk of an amended or superseded text when a
+  chunk of a newer version says the same thing (their vectors are that close), so the current
+  wording ranks first and the old one, a near duplicate, drops out of the top k;
+- `cite_newer`: an answer that quotes such a text also quotes, verbatim, the newer version's
+  sentence on the same point, as its own citation;
+- `flag_outdated`: the citation carries "amended by … (date)" and the answer says so.
+A question about a time ("what did the 2003 plan say", "before 2013", "the original text")
+turns the first two off (`asks_about_past`): it is answered from the documents of that time.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 
-from assistant.domain.models import Answer
+import numpy as np
+
+from assistant.answering.base import citation_of, quote_span
+from assistant.domain.models import Answer, AnswerSentence, Hit
+from assistant.domain.text import split_sentences
 from assistant.domain.versions import as_list
 
 DATE_NOTE = "Note on dates"  # how an answer starts saying that a text it quotes has a newer version
@@ -27,21 +42,51 @@ def names_of(document: dict) -> set[str]:
     return {reference_key(n) for n in (document["doc_id"], *symbols) if n}
 
 
+# Asking about a time: a year, or words that point at an earlier text or state of things.
+PAST_RE = re.compile(
+    r"\b(?:1[89]|20)\d\d\b|\b(?:before|until|prior to|originally|original|at the time|used to|previous(?:ly)?|formerly|"
+    r"earlier (?:text|version|wording)|old(?:er)? (?:text|version|wording|plan|directive)|first version|as (?:first )?adopted|historical(?:ly)?)\b",
+    re.IGNORECASE,
+)
+SAME_THING = 0.9  # cosine of two chunks' vectors above which they say the same thing (near-duplicate passages)
+DEMOTION = 0.5  # an outdated duplicate's fused score: this share of its newer version's
+SAME_POINT = 0.7  # cosine of two sentences' vectors above which the newer one covers the quoted one's point
+
+
+def asks_about_past(question: str) -> bool:
+    """Whether a question asks about a time or an earlier text, to be answered from the
+    documents of that time rather than from the newest."""
+    return bool(PAST_RE.search(question or ""))
+
+
+def newer_documents(doc_id: str, documents: dict[str, dict]) -> list[tuple[str, str]]:
+    """(doc id, verb) of each document of the library that names this one in its `supersedes`
+    ('superseded by') or `amends` ('amended or supplemented by')."""
+    document = documents.get(doc_id)
+    if document is None:
+        return []
+    names = names_of(document)
+    found = []
+    for other_id, other in documents.items():
+        if other_id == doc_id:
+            continue
+        for field, verb in VERBS:
+            if names & {reference_key(n) for n in as_list(other.get(field) or "")}:
+                found.append((other_id, verb))
+    return found
+
+
 def newer_versions(doc_id: str, documents: dict[str, dict]) -> list[str]:
     """'amended by TITLE (DATE)' / 'superseded by …' for each document of the library that names
     this one in its `amends` / `supersedes`; 'marked superseded' when it is but none says by what."""
     document = documents.get(doc_id)
     if document is None:
         return []
-    names = names_of(document)
     notes = []
-    for other_id, other in documents.items():
-        if other_id == doc_id:
-            continue
-        for field, verb in VERBS:
-            if names & {reference_key(n) for n in as_list(other.get(field) or "")}:
-                when = other.get("valid_from") or other.get("year") or "date unknown"
-                notes.append(f"{verb} {other.get('title') or other_id} ({when})")
+    for other_id, verb in newer_documents(doc_id, documents):
+        other = documents[other_id]
+        when = other.get("valid_from") or other.get("year") or "date unknown"
+        notes.append(f"{verb} {other.get('title') or other_id} ({when})")
     if not notes and document.get("status") in ("superseded", "historical"):
         notes.append(f"marked {document['status']} in the library")
     return notes
@@ -61,3 +106,62 @@ def flag_outdated(answer: Answer, documents: dict[str, dict]) -> Answer:
     if lines and not answer.refused:
         answer.answer += f"\n\n{DATE_NOTE}: " + " ".join(lines)
     return answer
+
+
+def outdated_duplicates(candidates: dict[str, str], documents: dict[str, dict], vectors: Callable[[list[str]], dict[str, np.ndarray]]) -> dict[str, str]:
+    """Retrieval candidates (chunk id -> doc id) of an amended or superseded document that a
+    candidate of a newer version of it repeats (cosine >= SAME_THING): old chunk -> newer chunk.
+    `vectors` reads chunk vectors; it is called only when such a pair of documents is among
+    the candidates."""
+    newer = {doc: {other for other, _ in newer_documents(doc, documents)} for doc in set(candidates.values())}
+    pairs = [(old, new) for old, old_doc in candidates.items() for new, new_doc in candidates.items() if new_doc in newer.get(old_doc, ())]
+    if not pairs:
+        return {}
+    found = vectors(list({cid for pair in pairs for cid in pair}))
+    repeated: dict[str, str] = {}
+    for old, new in pairs:
+        if old in found and new in found and float(np.dot(found[old], found[new])) >= SAME_THING:
+            if old not in repeated or float(np.dot(found[old], found[new])) > float(np.dot(found[old], found[repeated[old]])):
+                repeated[old] = new
+    return repeated
+
+
+def cite_newer(
+    answer: Answer,
+    documents: dict[str, dict],
+    search: Callable[[str, list[str]], Sequence[Hit]],
+    embed: Callable[[list[str]], np.ndarray],
+) -> Answer:
+    """When the answer quotes a document that a newer one in the library supersedes or amends,
+    quote the newer one's sentence on the same point too (verbatim, with its span), as its own
+    citation, after the sentence it updates. `search(text, doc_ids)` finds passages of the
+    newer documents; `embed` gives normalised sentence vectors."""
+    if answer.refused:
+        return answer
+    added: list[tuple[int, AnswerSentence]] = []
+    quoted_already = {" ".join(s.text.split()) for s in answer.sentences}
+    for position, sentence in enumerate(answer.sentences):
+        cited = [c for c in answer.citations if c.n in sentence.citations]
+        newer_ids = sorted({other for c in cited for other, _ in newer_documents(c.doc_id, documents)} - {c.doc_id for c in cited})
+        if not newer_ids:
+            continue
+        hits = list(search(sentence.quote or sentence.text, newer_ids))
+        options = [(hit, text) for hit in hits for text in split_sentences(hit.text) if " ".join(text.split()) not in quoted_already]
+        if not options:
+            continue
+        vectors = embed([sentence.quote or sentence.text] + [text for _, text in options])
+        similarity = vectors[1:] @ vectors[0]
+        best = int(np.argmax(similarity))
+        if float(similarity[best]) < SAME_POINT:
+            continue
+        hit, text = options[best]
+        quoted_already.add(" ".join(text.split()))
+        n = len(answer.citations) + 1
+        answer.citations.append(citation_of(n, hit))
+        added.append((position, AnswerSentence(text=text, citations=[n], supported=True, support_score=round(float(similarity[best]), 4), **quote_span(hit, text))))
+    for position, new in reversed(added):
+        answer.sentences.insert(position + 1, new)
+    if added:
+        answer.answer += " " + " ".join(f"{s.text} [{s.citations[0]}]" for _, s in added)
+    return answer
+
