@@ -126,7 +126,7 @@ class Assistant:
         answer.question = question  # as asked; the standalone form only steers retrieval and the answer
         documents = self.lexical.snapshot().documents()
         if not asks_about_past(standalone):
-            cite_newer(answer, documents, lambda text, ids: self._passages_of(text, ids, filters), self.embedder.embed)
+            cite_newer(answer, documents, lambda text, ids: self._passages_of(text, ids, filters), self.embedder.embed, standalone)
         flag_outdated(answer, documents)
         answer.timings_ms = {
             "retrieve": round((retrieved_at - rewritten_at) * 1000, 1),
