@@ -158,7 +158,8 @@ def docs_set(
     collection: list[str] = typer.Option([], "--collection", help="Put it in this collection (repeatable; replaces its collections)."),
 ) -> None:
     """Say how documents relate in time (status, supersedes, amends, valid from) or which
-    collections they belong to. Kept when the document is ingested again (its front matter wins)."""
+    collections they belong to, as front matter, the sources manifest and the Library tab do.
+    Kept when the document is ingested again (its front matter wins)."""
     fields = {"status": status, "supersedes": supersedes, "amends": amends, "valid_from": valid_from, "collections": collection or None}
     try:
         changes = get_assistant().set_document(doc_id_or_source, {k: v for k, v in fields.items() if v is not None})
@@ -220,7 +221,9 @@ def ask(
     year: Optional[int] = typer.Option(None, "--year", help="Only use documents of this year."),
     collection: Optional[str] = typer.Option(None, "--collection", help="Only use the documents of this collection (`docs collections`)."),
 ) -> None:
-    """Ask a question; the answer cites the library or says it cannot answer."""
+    """Ask a question; the answer cites the library or says it cannot answer. A quoted text
+    that a newer document amends or supersedes is flagged ("Note on dates") and the newer
+    text on the same point is quoted too, unless the question asks about a time."""
     try:
         answer = get_assistant().ask(question, k=k, filters={"source": source, "doc_type": doc_type, "year": year, "collection": collection})
     except BeaconError as exc:
