@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.answering.base import Event, Final, ReferralShown, final_answer
 from assistant.answering.extractive import ExtractiveAnswerer
+from assistant.answering.newer import cite_newer
 from assistant.answering.referral import ReferralTable, referral_for
 from assistant.answering.retriever import HybridRetriever, Retrieval
-from assistant.answering.timeline import asks_about_past, cite_newer, flag_outdated
+from assistant.answering.timeline import asks_about_past, flag_outdated
 from assistant.domain.errors import InvalidInput, NotFound
 from assistant.domain.models import Answer, DocumentSummary, IngestReport, Passage
 from assistant.domain.poison import FLAGS_FIELD, flag_reasons

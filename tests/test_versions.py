@@ -10,7 +10,7 @@ from conftest import library_embedder
 from typer.testing import CliRunner
 
 from assistant import InvalidInput, Settings, build_assistant
-from assistant.answering import timeline
+from assistant.answering import newer, timeline
 from assistant.cli.main import app
 from assistant.domain import versions
 
@@ -195,13 +195,13 @@ def test_an_answer_quoting_an_amended_text_also_quotes_the_newer_text_on_the_poi
     assert [c.doc_id for c in answer.citations] == [ids["plan.md"]]
     documents = {d.doc_id: d.model_dump() for d in beacon.list_documents()}
     embedder = library_embedder(beacon.settings)
-    timeline.cite_newer(answer, documents, lambda text, doc_ids: beacon.retrieve(text, 3, {"doc_id": doc_ids}).hits, embedder.embed)
+    newer.cite_newer(answer, documents, lambda text, doc_ids: beacon.retrieve(text, 3, {"doc_id": doc_ids}).hits, embedder.embed)
     assert [c.doc_id for c in answer.citations] == [ids["plan.md"], ids["addendum.md"]]
-    newer = answer.sentences[1]
-    assert newer.text == "States shall inspect recruitment agencies every year and publish the results with the names of the agencies sanctioned."
-    assert newer.citations == [2] and answer.answer.endswith(f"{newer.text} [2]")
-    quoted = beacon.passage(ids["addendum.md"], span=(newer.char_start, newer.char_end)).text
-    assert " ".join(quoted.split()) == newer.text, "quoted verbatim at its span"
+    added = answer.sentences[1]
+    assert added.text == "States shall inspect recruitment agencies every year and publish the results with the names of the agencies sanctioned."
+    assert added.citations == [2] and answer.answer.endswith(f"{added.text} [2]")
+    quoted = beacon.passage(ids["addendum.md"], span=(added.char_start, added.char_end)).text
+    assert " ".join(quoted.split()) == added.text, "quoted verbatim at its span"
     timeline.flag_outdated(answer, documents)
     assert answer.citations[0].newer and not answer.citations[1].newer
 

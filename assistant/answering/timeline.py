@@ -6,8 +6,8 @@ Three mechanisms, none of them a rule for a particular question:
 - `outdated_duplicates`: retrieval demotes a chunk of an amended or superseded text when a
   chunk of a newer version says the same thing (their vectors are that close), so the current
   wording ranks first and the old one, a near duplicate, drops out of the top k;
-- `cite_newer`: an answer that quotes such a text also quotes, verbatim, the newer version's
-  sentence on the same point, as its own citation;
+- `assistant.answering.newer.cite_newer`: an answer that quotes such a text also quotes,
+  verbatim, the newer version's sentence on the same point, as its own citation;
 - `flag_outdated`: the citation carries "amended by … (date)" and the answer says so.
 A question about a time ("what did the 2003 plan say", "before 2013", "the original text")
 turns the first two off (`asks_about_past`): it is answered from the documents of that time.
@@ -16,13 +16,11 @@ turns the first two off (`asks_about_past`): it is answered from the documents o
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 
-from assistant.answering.base import citation_of, quote_span
-from assistant.domain.models import Answer, AnswerSentence, Hit
-from assistant.domain.text import split_sentences
+from assistant.domain.models import Answer
 from assistant.domain.versions import as_list
 
 DATE_NOTE = "Note on dates"  # how an answer starts saying that a text it quotes has a newer version
@@ -51,8 +49,6 @@ PAST_RE = re.compile(
 )
 SAME_THING = 0.9  # cosine of two chunks' vectors above which they say the same thing (near-duplicate passages)
 DEMOTION = 0.5  # an outdated duplicate's fused score: this share of its newer version's
-SAME_POINT = 0.65  # cosine of two sentences' vectors above which the newer one covers the quoted one's point
-ON_QUESTION = 0.5  # ... and of the newer sentence and the question, above which it is about what was asked
 
 
 def asks_about_past(question: str) -> bool:
@@ -126,53 +122,3 @@ def outdated_duplicates(candidates: dict[str, str], documents: dict[str, dict], 
             if old not in repeated or float(np.dot(found[old], found[new])) > float(np.dot(found[old], found[repeated[old]])):
                 repeated[old] = new
     return repeated
-
-
-def cite_newer(
-    answer: Answer,
-    documents: dict[str, dict],
-    search: Callable[[str, list[str]], Sequence[Hit]],
-    embed: Callable[[list[str]], np.ndarray],
-    question: str | None = None,
-) -> Answer:
-    """When the answer quotes a document that a newer one in the library supersedes or amends,
-    quote the newer one's sentence on the same point too (verbatim, with its span), as its own
-    citation, after the sentence it updates: at most one sentence per newer document, close to
-    the quoted sentence (cosine >= SAME_POINT) and to the question (>= ON_QUESTION), never a
-    line of a document's source list. `search(text, doc_ids)` finds passages of the newer
-    documents; `embed` gives normalised sentence vectors."""
-    if answer.refused:
-        return answer
-    question = question or answer.question
-    quoted_already = {" ".join(s.text.split()) for s in answer.sentences}
-    best: dict[str, tuple[float, int, Hit, str, float]] = {}  # newer doc id -> (score, after which sentence, hit, sentence, similarity)
-    for position, sentence in enumerate(answer.sentences):
-        cited = [c for c in answer.citations if c.n in sentence.citations]
-        newer_ids = sorted({other for c in cited for other, _ in newer_documents(c.doc_id, documents)} - {c.doc_id for c in cited})
-        if not newer_ids:
-            continue
-        quote = sentence.quote or sentence.text
-        options = [
-            (hit, text) for hit in search(quote, newer_ids) for text in split_sentences(hit.text)
-            if "://" not in text and " ".join(text.split()) not in quoted_already
-        ]
-        if not options:
-            continue
-        vectors = embed([quote, question] + [text for _, text in options])
-        to_quote, to_question = vectors[2:] @ vectors[0], vectors[2:] @ vectors[1]
-        for i, (hit, text) in enumerate(options):
-            if to_quote[i] < SAME_POINT or to_question[i] < ON_QUESTION:
-                continue
-            score = float(to_quote[i] + to_question[i])
-            if hit.doc_id not in best or score > best[hit.doc_id][0]:
-                best[hit.doc_id] = (score, position, hit, text, float(to_quote[i]))
-    added: list[tuple[int, AnswerSentence]] = []
-    for _, position, hit, text, similarity in sorted(best.values(), key=lambda b: (b[1], -b[0])):
-        n = len(answer.citations) + 1
-        answer.citations.append(citation_of(n, hit))
-        added.append((position, AnswerSentence(text=text, citations=[n], supported=True, support_score=round(similarity, 4), **quote_span(hit, text))))
-    for position, new in reversed(added):
-        answer.sentences.insert(position + 1, new)
-    if added:
-        answer.answer += " " + " ".join(f"{s.text} [{s.citations[0]}]" for _, s in added)
-    return answer
