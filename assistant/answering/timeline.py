@@ -10,7 +10,8 @@ Three mechanisms, none of them a rule for a particular question:
   verbatim, the newer version's sentence on the same point, as its own citation;
 - `flag_outdated`: the citation carries "amended by … (date)" and the answer says so.
 A question about a time ("what did the 2003 plan say", "before 2013", "the original text")
-turns the first two off (`asks_about_past`): it is answered from the documents of that time.
+turns the first two off (`asks_about_past`): the older texts it retrieves are kept and quoted
+(still flagged), not replaced by the newest. (It does not steer retrieval towards them.)
 """
 
 from __future__ import annotations
@@ -60,18 +61,26 @@ def asks_about_past(question: str) -> bool:
 def newer_documents(doc_id: str, documents: dict[str, dict]) -> list[tuple[str, str]]:
     """(doc id, verb) of each document of the library that names this one in its `supersedes`
     ('superseded by') or `amends` ('amended or supplemented by')."""
+    return _newer(doc_id, documents, declared_relations(documents))
+
+
+def declared_relations(documents: dict[str, dict]) -> list[tuple[str, str, set[str]]]:
+    """(doc id, verb, reference keys) for each document that supersedes or amends others: few
+    in any library, so the relations of many documents are read in one pass."""
+    return [
+        (other_id, verb, {reference_key(n) for n in as_list(other.get(field) or "")})
+        for other_id, other in documents.items()
+        for field, verb in VERBS
+        if other.get(field)
+    ]
+
+
+def _newer(doc_id: str, documents: dict[str, dict], declared: list[tuple[str, str, set[str]]]) -> list[tuple[str, str]]:
     document = documents.get(doc_id)
-    if document is None:
+    if document is None or not declared:
         return []
     names = names_of(document)
-    found = []
-    for other_id, other in documents.items():
-        if other_id == doc_id:
-            continue
-        for field, verb in VERBS:
-            if names & {reference_key(n) for n in as_list(other.get(field) or "")}:
-                found.append((other_id, verb))
-    return found
+    return [(other_id, verb) for other_id, verb, keys in declared if other_id != doc_id and names & keys]
 
 
 def newer_versions(doc_id: str, documents: dict[str, dict]) -> list[str]:
@@ -111,7 +120,10 @@ def outdated_duplicates(candidates: dict[str, str], documents: dict[str, dict], 
     candidate of a newer version of it repeats (cosine >= SAME_THING): old chunk -> newer chunk.
     `vectors` reads chunk vectors; it is called only when such a pair of documents is among
     the candidates."""
-    newer = {doc: {other for other, _ in newer_documents(doc, documents)} for doc in set(candidates.values())}
+    declared = declared_relations(documents)
+    if not declared:
+        return {}
+    newer = {doc: {other for other, _ in _newer(doc, documents, declared)} for doc in set(candidates.values())}
     pairs = [(old, new) for old, old_doc in candidates.items() for new, new_doc in candidates.items() if new_doc in newer.get(old_doc, ())]
     if not pairs:
         return {}
