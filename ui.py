@@ -31,7 +31,7 @@ from assistant.web import asset
 from assistant.web.access import Access
 from assistant.web.guard import RequestGuard, authenticator, check_bind_address
 from assistant.web.handlers import BeaconUI
-from assistant.web.presenters import DOC_HEADERS, SOURCES_PLACEHOLDER, STATUS_HEADERS, VIEWER_PLACEHOLDER
+from assistant.web.presenters import DOC_HEADERS, SOURCES_PLACEHOLDER, STATUS_HEADERS, VIEWER_PLACEHOLDER, WHOLE_LIBRARY
 
 EXAMPLES = [
     "What did the 24th Alliance conference focus on?",
@@ -80,6 +80,7 @@ def build_app(beacon, users: UserStore | None = None, feedback: FeedbackStore | 
                             label="Chat", show_label=False, height=520, elem_id="chat", buttons=[], placeholder="Ask a question about the library.",
                             feedback_options=("Like", "Dislike"), **markdown,
                         )
+                        collection = gr.Dropdown(label="Answer from", choices=[(WHOLE_LIBRARY, "")], value="", elem_id="collection-pick")
                         question = gr.Textbox(label="Your question", placeholder="Ask about OSCE commitments, the Palermo Protocol, prevention…", elem_id="question", max_length=2000)
                         with gr.Row():
                             send = gr.Button("Ask", variant="primary", elem_id="ask")
@@ -120,7 +121,7 @@ def build_app(beacon, users: UserStore | None = None, feedback: FeedbackStore | 
                     refresh = gr.Button("Refresh", scale=0)
                 doc_caption = gr.Markdown("", elem_id="doc-caption", **markdown)
                 documents = gr.Dataframe(headers=DOC_HEADERS, label="Library", interactive=False, wrap=True, max_height=360, elem_id="documents",
-                                         column_widths=["27%", "9%", "6%", "6%", "7%", "14%", "10%", "9%", "12%"])
+                                         column_widths=["23%", "8%", "5%", "11%", "5%", "6%", "13%", "9%", "9%", "11%"])
                 with gr.Row():
                     selected = gr.Dropdown(label="Selected document", choices=[], scale=4, elem_id="doc-select")
                     reingest = gr.Button("Re-ingest", scale=0, elem_id="reingest")
@@ -132,6 +133,15 @@ def build_app(beacon, users: UserStore | None = None, feedback: FeedbackStore | 
                     with gr.Row():
                         confirm_delete = gr.Button("Delete for good", variant="stop", elem_id="confirm-delete")
                         cancel_delete = gr.Button("Cancel")
+                with gr.Accordion("Dates and collections of the selected document", open=True, elem_id="versions"):
+                    with gr.Row():
+                        status_pick = gr.Dropdown(label="Status", choices=[("in force", "in_force"), ("superseded", "superseded"), ("historical", "historical")], value=None, elem_id="version-status")
+                        valid_from = gr.Textbox(label="Valid from (YYYY, YYYY-MM or YYYY-MM-DD)", elem_id="version-valid-from")
+                        in_collections = gr.Textbox(label="Collections (comma-separated)", elem_id="version-collections")
+                    with gr.Row():
+                        supersedes = gr.Textbox(label="Supersedes (doc ids or symbols, comma-separated)", elem_id="version-supersedes")
+                        amends = gr.Textbox(label="Amends (doc ids or symbols, comma-separated)", elem_id="version-amends")
+                        save_versions = gr.Button("Save dates and collections", scale=0, elem_id="save-versions")
                 action_status = gr.Markdown("", elem_id="action-status", **markdown)
                 with gr.Row():
                     preview = gr.Markdown("", elem_id="chunk-preview", max_height=640, **markdown)
@@ -155,8 +165,8 @@ def build_app(beacon, users: UserStore | None = None, feedback: FeedbackStore | 
 
         # chat
         chat_out = [question, chat, turns, sources, copy_text, feedback_form]
-        send.click(ui.ask, [question, turns], chat_out, api_name="ask").then(ui.viewer_choices, [turns], [pick], api_visibility="private")
-        question.submit(ui.ask, [question, turns], chat_out, api_visibility="private").then(ui.viewer_choices, [turns], [pick], api_visibility="private")
+        send.click(ui.ask, [question, turns, collection], chat_out, api_name="ask").then(ui.viewer_choices, [turns], [pick], api_visibility="private")
+        question.submit(ui.ask, [question, turns, collection], chat_out, api_visibility="private").then(ui.viewer_choices, [turns], [pick], api_visibility="private")
         viewer_request.change(ui.open_citation, [viewer_request, turns], viewer, api_visibility="private", show_progress="hidden")
         pick.input(ui.open_citation, [pick, turns], viewer, api_visibility="private")
         closed = (VIEWER_PLACEHOLDER, None, gr.update(visible=False), gr.update(visible=False), gr.update(choices=[], value=None))
@@ -164,6 +174,7 @@ def build_app(beacon, users: UserStore | None = None, feedback: FeedbackStore | 
         cleared = [chat, turns, sources, copy_text, question, feedback_form, feedback_status]
         clear.click(ui.new_conversation, None, cleared, api_visibility="private").then(lambda: closed, None, [*viewer, pick], api_visibility="private")
         chat.clear(ui.new_conversation, None, cleared, api_visibility="private").then(lambda: closed, None, [*viewer, pick], api_visibility="private")
+        collection.focus(ui.collections, [collection], [collection], api_visibility="private")
         copy.click(None, [copy_text], None, js=asset("copy.js"))
         chat.like(ui.on_like, [turns], [feedback_turn, feedback_form, feedback_status], api_visibility="private")
         send_feedback.click(ui.submit_feedback, [feedback_turn, reason, comment, turns], [feedback_turn, feedback_form, feedback_status, reason, comment], api_name="feedback")
@@ -181,6 +192,10 @@ def build_app(beacon, users: UserStore | None = None, feedback: FeedbackStore | 
         documents.select(ui.select_row, None, [selected], api_visibility="private")
         selected.change(ui.preview, [selected], [preview, confirm], api_name="preview_document")
         selected.change(ui.view_document, [selected], library_viewer, api_name="view_document")
+        version_form = [status_pick, supersedes, amends, valid_from, in_collections]
+        selected.change(ui.version_fields, [selected], version_form, api_visibility="private")
+        save_versions.click(ui.set_versions, [selected, *version_form, search], [action_status, *doc_outputs], api_name="set_document",
+                            concurrency_limit=1, concurrency_id="library-write")
         delete.click(ui.ask_delete, [selected], [confirm, confirm_text], api_visibility="private")
         cancel_delete.click(lambda: gr.update(visible=False), None, [confirm], api_visibility="private")
         confirm_delete.click(ui.delete, [selected, search], [action_status, *doc_outputs, preview, confirm], api_name="delete_document", concurrency_limit=1, concurrency_id="library-write")
@@ -195,6 +210,7 @@ def build_app(beacon, users: UserStore | None = None, feedback: FeedbackStore | 
         run.click(ui.run_evals, [dataset, k, baselines], [eval_summary, metrics, definitions, plots, report_file], api_name="run_eval", concurrency_limit=1)
 
         app.load(ui.on_load, None, [who, logout, library_tab, evals_tab], api_visibility="private")
+        app.load(ui.collections, None, [collection], api_visibility="private")
     return app
 
 

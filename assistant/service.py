@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.answering.base import Event, Final, ReferralShown, final_answer
 from assistant.answering.extractive import ExtractiveAnswerer
+from assistant.answering.newer import cite_newer
 from assistant.answering.referral import ReferralTable, referral_for
 from assistant.answering.retriever import HybridRetriever, Retrieval
-from assistant.answering.timeline import flag_outdated
+from assistant.answering.timeline import asks_about_past, flag_outdated
 from assistant.domain.errors import InvalidInput, NotFound
 from assistant.domain.models import Answer, DocumentSummary, IngestReport, Passage
 from assistant.domain.poison import FLAGS_FIELD, flag_reasons
@@ -124,7 +125,10 @@ class Assistant:
             raise RuntimeError(f"the {self.answerer.name} answerer's stream ended without a Final event")
         done = time.perf_counter()
         answer.question = question  # as asked; the standalone form only steers retrieval and the answer
-        flag_outdated(answer, self.lexical.snapshot().documents())
+        documents = self.lexical.snapshot().documents()
+        if not asks_about_past(standalone):
+            cite_newer(answer, documents, lambda text, ids: self._passages_of(text, ids, filters), self.embedder.embed, standalone)
+        flag_outdated(answer, documents)
         answer.timings_ms = {
             "retrieve": round((retrieved_at - rewritten_at) * 1000, 1),
             "answer": round((done - retrieved_at) * 1000, 1),
@@ -136,6 +140,20 @@ class Assistant:
         if self.chat_log is not None:
             self.chat_log.record(user or _local_actor(), question, answer.answer, answer.refused, [c.source for c in answer.citations])
         yield Final(answer)
+
+    def _passages_of(self, text: str, doc_ids: list[str], filters: dict[str, Any] | None, k: int = 3) -> list:
+        """The best passages for `text` among these documents, within the question's filters
+        (its collection too): where `cite_newer` looks for a newer version's wording."""
+        filters = dict(filters or {})
+        if filters.get("collection"):
+            members = set(self.lexical.snapshot().collection_members(filters.pop("collection")))
+            doc_ids = [d for d in doc_ids if d in members]
+        if filters.get("doc_id"):
+            wanted = filters.pop("doc_id")
+            doc_ids = [d for d in doc_ids if d in (wanted if isinstance(wanted, (list, tuple)) else [wanted])]
+        if not doc_ids:
+            return []
+        return self.retriever.retrieve(text, k, {**filters, "doc_id": doc_ids}).hits
 
     def retrieve(self, question: str, k: int | None = None, filters: dict[str, Any] | None = None) -> Retrieval:
         """The passages `ask` would answer from (hybrid BM25 + dense, with their scores), for
@@ -193,11 +211,21 @@ class Assistant:
     def audit_log(self) -> AuditLog:
         return AuditLog(self.settings.paths.audit_log)
 
-    def ingest(self, inputs: list[str], on_progress: ProgressCallback | None = None, actor: str | None = None) -> list[IngestReport]:
+    def ingest(
+        self, inputs: list[str], on_progress: ProgressCallback | None = None, actor: str | None = None, stated: dict[str, dict] | None = None,
+    ) -> list[IngestReport]:
         """Add or update documents; each is audited with its own write (as `actor`, by default
-        the local user), so a batch killed half-way leaves no stored document unaudited."""
-        reports = self.ingestor.ingest(inputs, on_progress, actor or _local_actor())
-        if any(r.status in ("added", "updated") for r in reports):
+        the local user), so a batch killed half-way leaves no stored document unaudited.
+        `stated` maps a source to the version fields a sources manifest gives it
+        (`ingest.manifest.manifest_versions`); they are set, as `set_document` would, on the
+        documents ingested from those sources."""
+        actor = actor or _local_actor()
+        reports = self.ingestor.ingest(inputs, on_progress, actor)
+        changed = any(r.status in ("added", "updated") for r in reports)
+        for report in reports:
+            if report.doc_id and report.status != "failed" and (stated or {}).get(report.source):
+                changed |= any(c for _, c in self.ingestor.set_versions(report.doc_id, stated[report.source], actor))
+        if changed:
             self.lexical.ensure_current()  # rebuild BM25 now rather than on the next question
         return reports
 

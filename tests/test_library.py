@@ -96,6 +96,21 @@ def test_golden_questions_about_the_briefs_retrieve_the_right_brief(shipped):
     assert sum(found) / len(found) >= 0.9, [i["id"] for i, ok in zip(about_briefs, found) if not ok]
 
 
+@pytest.mark.parametrize("item", [i for i in golden() if re.fullmatch(r"t\d+", i["id"])], ids=lambda i: i["id"])
+def test_time_items_cite_the_text_of_their_time_and_flag_an_amended_one(shipped, item):
+    """Golden items about versions (t…): the answer has every expected string and cites the
+    first expected source (the current text, or the historical one asked about); when the
+    item expects the date note, a cited text is flagged as amended or superseded."""
+    beacon, _ = shipped
+    answer = beacon.ask(item["question"])
+    assert not answer.refused, answer.answer
+    missing = [e for e in item["expected_answer_contains"] if e.lower() not in answer.answer.lower()]
+    assert not missing, (missing, answer.answer)
+    assert item["expected_sources"][0] in {Path(c.source).name for c in answer.citations}, [c.source for c in answer.citations]
+    if DATE_NOTE in item["expected_answer_contains"]:
+        assert any(c.newer for c in answer.citations)
+
+
 @pytest.mark.parametrize(
     "question, brief",
     [

@@ -46,6 +46,10 @@ url = "{corpus_server}/un-palermo-protocol-2000.md"
 title = "ILO C182"
 year = 1999
 url = "{corpus_server}/ilo-c182-worst-forms-child-labour-1999.md"
+status = "in-force"
+amends = ["C138"]
+valid_from = "2000-11-19"
+collections = ["Treaties", "Child labour"]
 
 [[document]]
 title = "Missing"
@@ -67,6 +71,25 @@ url = "{corpus_server}/no-such-document.pdf"
     listed = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "data"), "docs", "list", "--json"])
     sources = {d["source"] for d in json.loads(listed.stdout)["documents"]}
     assert sources == {f"{corpus_server}/un-palermo-protocol-2000.md", f"{corpus_server}/ilo-c182-worst-forms-child-labour-1999.md"}
+    by_name = {Path(d["source"]).name: d for d in json.loads(listed.stdout)["documents"]}
+    c182 = by_name["ilo-c182-worst-forms-child-labour-1999.md"]
+    assert (c182["status"], c182["amends"], c182["valid_from"], c182["collections"]) == ("in_force", ["C138"], "2000-11-19", ["Treaties", "Child labour"])
+    assert by_name["un-palermo-protocol-2000.md"]["collections"] == [], "a document that states no fields gets none"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [('status = "expired"', "status in manifest"), ('valid_from = "spring 2013"', "valid_from in manifest"), ('supersedes = ["<b>"]', "supersedes in manifest"), ('colour = "red"', None)],
+)
+def test_manifest_version_fields_are_validated_as_docs_set_validates_them(tmp_path, line, message):
+    manifest = tmp_path / "sources.toml"
+    manifest.write_text(f'[[document]]\ntitle = "x"\nurl = "https://example.org/x.md"\n{line}\n', encoding="utf-8")
+    if message is None:  # other keys (title, symbol, notes…) are the manifest's own, not version fields
+        assert read_manifest(manifest)[0]["colour"] == "red"
+        return
+    result = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "data"), "ingest", "--manifest", str(manifest)])
+    assert result.exit_code == 2 and message in result.output and "document 1" in result.output
+    assert not (tmp_path / "data" / "chroma").exists() or "0 documents" in CliRunner().invoke(app, ["--data-dir", str(tmp_path / "data"), "docs", "list"]).output
 
 
 def test_manifest_urls_on_loopback_are_refused_by_default(tmp_path, corpus_server, monkeypatch):
@@ -93,3 +116,6 @@ def test_shipped_manifest_lists_public_https_documents():
     for entry in entries:
         assert entry["url"].startswith("https://")
         assert entry["title"]
+    by_symbol = {e["symbol"]: e for e in entries if e.get("symbol")}
+    assert by_symbol["PC.DEC/1107"]["amends"] == ["PC.DEC/557"] and by_symbol["Directive (EU) 2024/1712"]["amends"] == ["Directive 2011/36/EU"]
+    assert by_symbol["PC.DEC/557"]["collections"] == ["OSCE commitments"]

@@ -93,9 +93,9 @@ def test_concurrent_processes_rebuild_the_keyword_index_without_failing(tmp_path
 
 
 def ask_server(url: str, question: str) -> str:
-    """The sources panel of the answer to one chat question through Gradio's API; fails on an error event."""
+    """The sources panel of the answer to one chat question (whole library: collection "") through Gradio's API; fails on an error event."""
     with httpx.Client(base_url=url, timeout=120) as client:
-        started = client.post("/gradio_api/call/ask", json={"data": [question, []]})
+        started = client.post("/gradio_api/call/ask", json={"data": [question, [], ""]})
         started.raise_for_status()
         stream = client.get(f"/gradio_api/call/ask/{started.json()['event_id']}").text
     assert "event: error" not in stream, stream[-2000:]

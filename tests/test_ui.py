@@ -109,7 +109,7 @@ def test_chunk_preview_and_tables_escape():
     doc = DocumentSummary(doc_id="d1", source="/a/b.md", title=f"T {XSS}", sha256="0", format="markdown", chunks=1)
     preview = presenters.format_chunks(doc, [{"position": 0, "text": XSS, "locator": XSS}])
     assert "<img" not in preview and "<script" not in preview
-    assert presenters.format_documents([doc])[0][5] == "b.md"
+    assert presenters.format_documents([doc])[0][presenters.DOC_HEADERS.index("source")] == "b.md"
 
 
 def test_eval_metric_table_has_a_column_per_system():
@@ -135,6 +135,9 @@ def test_eval_metric_table_has_a_column_per_system():
         (lambda h, r: h.trust(None, "", r), {"tom", "ada"}),
         (lambda h, r: h.untrust(None, "", r), {"tom", "ada"}),
         (lambda h, r: h.select_row(gr.SelectData(None, {"index": [0, 0], "value": "", "row_value": ["x"]}), r), {"tom", "ada"}),
+        (lambda h, r: h.version_fields(None, r), {"tom", "ada"}),
+        (lambda h, r: h.set_versions(None, "superseded", "", "", "", "", "", r), {"tom", "ada"}),
+        (lambda h, r: h.collections(r), {"tina", "tom", "quinn", "ada"}),
         (lambda h, r: h.eval_datasets(r), {"quinn", "ada"}),
         (lambda h, r: h.upload_dataset(None, r), {"quinn", "ada"}),
         (lambda h, r: h.run_evals(None, None, False, r), {"quinn", "ada"}),
@@ -301,6 +304,40 @@ def test_trainer_uploads_previews_and_deletes(library, handlers, tmp_path):
     assert status["data"][0][0] == "unchanged"
     message, table, *_ = handlers.delete(doc_id, "", request("tom"))
     assert message.startswith("Removed") and all(row[-1] != doc_id for row in table["data"])
+
+
+def test_trainer_sets_dates_and_collections_and_a_trainee_picks_a_collection(library, handlers):
+    """The Library tab's form goes through the same validation and journal as `beacon docs set`;
+    the chat's picker lists the collections and limits the answer to the one picked."""
+    beacon, _ = library
+    (doc,) = [d for d in beacon.list_documents() if d.title == "Recruitment screening guide"]
+    assert handlers.version_fields(doc.doc_id, request("tom")) == ("in_force", "", "", "", "")
+    with pytest.raises(gr.Error, match="valid_from must be a date"):
+        handlers.set_versions(doc.doc_id, "superseded", "", "", "last spring", "Module 3", "", request("tom"))
+    with pytest.raises(gr.Error, match="status must be one of in_force, superseded, historical"):
+        handlers.set_versions(doc.doc_id, "obsolete", "", "", "", "", "", request("tom"))
+    assert beacon.document(doc.doc_id).status == "in_force" and beacon.document(doc.doc_id).collections == [], "a rejected form stores nothing"
+    assert handlers.collections(request("tina"))["choices"] == [(presenters.WHOLE_LIBRARY, "")]
+
+    message, table, _, _ = handlers.set_versions(doc.doc_id, "superseded", "", "", "2016-05", "Module 3, Labour", "", request("tom"))
+    assert message == f"Saved dates and collections of {doc.doc_id}: superseded · from 2016-05 · Module 3, Labour."
+    assert next(row for row in table["data"] if row[-1] == doc.doc_id)[presenters.DOC_HEADERS.index("status")] == "superseded · from 2016-05 · Module 3, Labour"
+    assert handlers.version_fields(doc.doc_id, request("tom")) == ("superseded", "", "", "2016-05", "Module 3, Labour")
+    entry = beacon.audit_log.entries()[-1]
+    assert (entry["actor"], entry["action"], entry["doc_id"]) == ("tom", "updated metadata", doc.doc_id)
+
+    picker = handlers.collections(request("tina"), selected="Labour")
+    assert picker["choices"] == [(presenters.WHOLE_LIBRARY, ""), ("Labour (1 documents)", "Labour"), ("Module 3 (1 documents)", "Module 3")]
+    assert picker["value"] == "Labour"
+    _, chat, turns, sources, _, _ = last(handlers.ask("Do recruitment agencies charge workers fees?", [], request("tina"), "Module 3"))
+    answer = turns[0]["answer"]
+    assert not answer.refused and {c.doc_id for c in answer.citations} == {doc.doc_id}
+    assert "Note on dates:" in chat[-1]["content"] and "marked superseded in the library" in chat[-1]["content"]
+    assert "dated 2016-05 · superseded" in sources
+    _, _, turns, _, _, _ = last(handlers.ask("Do recruitment agencies charge workers fees?", [], request("tina"), "Nope"))
+    assert turns[0]["answer"] is None and "No collection 'Nope'" in turns[0]["error"]
+    handlers.set_versions(doc.doc_id, "in_force", "", "", "", "", "", request("tom"))
+    assert beacon.document(doc.doc_id).status == "in_force" and beacon.collections() == {}
 
 
 def test_url_box_cannot_ingest_server_files(handlers):

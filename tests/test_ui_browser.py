@@ -352,3 +352,62 @@ def test_qa_runs_an_evaluation_and_sees_the_report(browser, server, tmp_path):
     page.wait_for_selector("#eval-plots img")
     page.screenshot(path=SCREENSHOTS / "evals.png", full_page=True)
     page.context.close()
+
+
+def test_trainer_marks_a_document_superseded_and_a_trainee_picks_a_collection(browser, server):
+    """A trainer marks a document superseded in the Library tab and puts another in a
+    collection; a trainee's next answer from the first says it is superseded, and with the
+    collection picked the answer comes only from that collection."""
+    page = login(browser, server, "tom")
+    open_tab(page, "Library")
+    page.wait_for_function("() => document.querySelector('#doc-caption').innerText.includes('documents')")
+
+    def select(title: str) -> None:
+        page.fill("#doc-search input, #doc-search textarea", title)
+        page.wait_for_function("() => document.querySelector('#doc-caption').innerText.startsWith('1 of')")
+        page.locator("#documents").get_by_text(title).locator("visible=true").first.click()
+        page.wait_for_function("(title) => document.querySelector('#doc-select input').value.includes(title)", arg=title)
+        page.wait_for_function("() => document.querySelector('#version-status input').value === 'in force'")  # the form shows it
+
+    select("First contact with a presumed victim")
+    page.click("#version-status input")
+    page.get_by_role("option", name="superseded", exact=True).click()
+    page.fill("#version-valid-from input, #version-valid-from textarea", "2009")
+    page.click("#save-versions")
+    page.wait_for_function("() => document.querySelector('#action-status').innerText.startsWith('Saved dates and collections')")
+    assert "superseded · from 2009" in page.inner_text("#documents")
+    first_contact = next(d for d in server.beacon.list_documents() if d.title.startswith("First contact"))
+    assert (first_contact.status, first_contact.valid_from) == ("superseded", "2009")
+
+    select("Indicators of trafficking for forced labour")
+    page.fill("#version-valid-from input, #version-valid-from textarea", "not a date")
+    page.fill("#version-collections input, #version-collections textarea", "Labour module")
+    page.click("#save-versions")
+    page.wait_for_selector("[data-testid=toast-body]")
+    assert "valid_from must be a date" in page.inner_text("[data-testid=toast-body]")
+    assert server.beacon.collections() == {}, "a rejected form stores nothing"
+    page.fill("#version-valid-from input, #version-valid-from textarea", "")
+    page.click("#save-versions")
+    page.wait_for_function("() => document.querySelector('#action-status').innerText.includes('Labour module')")
+    page.screenshot(path=SCREENSHOTS / "library-versions.png", full_page=True)
+    page.context.close()
+
+    page = login(browser, server, "tina")
+    ask(page, "How long is the recovery and reflection period?", 1)
+    answer = page.locator("#chat [data-testid=bot]").last.inner_text()
+    assert "30 days" in answer and "Note on dates" in answer and "marked superseded in the library" in answer
+    assert "dated 2009 · superseded" in page.inner_text("#sources")
+    page.screenshot(path=SCREENSHOTS / "chat-superseded.png")
+
+    page.click("#collection-pick input")
+    page.get_by_role("option", name="Labour module (1 documents)").click()
+    question = "What should frontline staff do when they notice indicators?"
+    ask(page, question, 2)
+    sources = page.inner_text("#sources")
+    assert "Indicators of trafficking for forced labour" in sources and "First contact" not in sources
+    expected = server.beacon.ask(question, filters={"collection": "Labour module"})
+    assert {c.doc_id for c in expected.citations} == {d.doc_id for d in server.beacon.list_documents() if "Labour module" in d.collections}
+    page.screenshot(path=SCREENSHOTS / "chat-collection.png")
+    page.context.close()
+    for document in server.beacon.list_documents():  # the module's other tests see the library as it was
+        server.beacon.set_document(document.doc_id, {"status": "in_force", "valid_from": "", "collections": ""})

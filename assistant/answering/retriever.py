@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from assistant.answering.naming import DocumentName, document_names, named_documents
+from assistant.answering.timeline import DEMOTION, asks_about_past, outdated_duplicates
 from assistant.domain.models import Hit
 from assistant.domain.text import guess_language, tokenize, words
 from assistant.library.catalogue import LexicalIndex, Snapshot
@@ -197,6 +198,11 @@ class HybridRetriever:
             for cid, emb in self.store.chunk_embeddings(missing).items():
                 similarity[cid] = float(np.dot(emb, vector))
 
+        # A chunk of an amended or superseded text that a newer version repeats ranks below that
+        # version's chunk, unless the question asks about a time (assistant/answering/timeline.py).
+        if not asks_about_past(question):
+            for old, new in outdated_duplicates({cid: rows[cid][1]["doc_id"] for cid in fused}, index.documents(), self.store.chunk_embeddings).items():
+                fused[old] = min(fused[old], fused[new] * DEMOTION)
         best_possible = (3.0 + bool(multilingual) + bool(named)) / (self.rrf_k + 1)
         # A passage flagged at ingest as possibly poisoned (it tells the reader to avoid the
         # police, pay a fee, call a number…, or talks to the assistant: assistant/poison.py) is

@@ -41,22 +41,25 @@ MULTILINGUAL_AT_INGEST = 5000  # new chunks `beacon ingest` embeds with e5 itsel
 @app.command()
 def ingest(
     sources: list[str] = typer.Argument(None, help="Files, folders (recursive) or http(s) URLs."),
-    manifest: Optional[Path] = typer.Option(None, "--manifest", help="A sources.toml listing documents to fetch and ingest."),
+    manifest: Optional[Path] = typer.Option(
+        None, "--manifest", help="A sources.toml listing documents to fetch and ingest, with their status, supersedes, amends, valid_from and collections if it states them.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Add or update documents (PDF, DOCX, HTML, Markdown, text, URLs) in the library, then embed
     up to 5,000 new chunks into the multilingual index (more are left to `beacon serve`)."""
-    inputs = list(sources or [])
+    inputs, stated = list(sources or []), {}
     try:
         if manifest is not None:
-            from ingest.manifest import manifest_urls
+            from ingest.manifest import manifest_urls, manifest_versions
 
             inputs += manifest_urls(manifest)
+            stated = manifest_versions(manifest)
         if not inputs:
             raise InvalidInput("Nothing to ingest: give files, folders or URLs (or --manifest FILE).")
         beacon = get_assistant()
         if as_json:
-            reports = beacon.ingest(inputs)
+            reports = beacon.ingest(inputs, stated=stated)
         else:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -66,7 +69,7 @@ def ingest(
                 def on_progress(done: int, total: int, report) -> None:
                     progress.update(task, completed=done, total=total, description=f"Ingesting {Path(report.source).name[:40]}")
 
-                reports = beacon.ingest(inputs, on_progress)
+                reports = beacon.ingest(inputs, on_progress, stated=stated)
         # The multilingual index (questions in other languages, and one more vote for English
         # ones) follows the library: its new chunks are embedded now rather than at the first question.
         if as_json:
@@ -155,7 +158,8 @@ def docs_set(
     collection: list[str] = typer.Option([], "--collection", help="Put it in this collection (repeatable; replaces its collections)."),
 ) -> None:
     """Say how documents relate in time (status, supersedes, amends, valid from) or which
-    collections they belong to. Kept when the document is ingested again (its front matter wins)."""
+    collections they belong to, as front matter, the sources manifest and the Library tab do.
+    Kept when the document is ingested again (its front matter wins)."""
     fields = {"status": status, "supersedes": supersedes, "amends": amends, "valid_from": valid_from, "collections": collection or None}
     try:
         changes = get_assistant().set_document(doc_id_or_source, {k: v for k, v in fields.items() if v is not None})
@@ -217,7 +221,9 @@ def ask(
     year: Optional[int] = typer.Option(None, "--year", help="Only use documents of this year."),
     collection: Optional[str] = typer.Option(None, "--collection", help="Only use the documents of this collection (`docs collections`)."),
 ) -> None:
-    """Ask a question; the answer cites the library or says it cannot answer."""
+    """Ask a question; the answer cites the library or says it cannot answer. A quoted text
+    that a newer document amends or supersedes is flagged ("Note on dates") and the newer
+    text on the same point is quoted too, unless the question asks about a time."""
     try:
         answer = get_assistant().ask(question, k=k, filters={"source": source, "doc_type": doc_type, "year": year, "collection": collection})
     except BeaconError as exc:

@@ -80,9 +80,11 @@ class BeaconUI:
         )
 
     @requires("chat")
-    def ask(self, question: str, turns: list, request: gr.Request):
-        """Show the question at once, then the answer, its sources and its copyable text."""
+    def ask(self, question: str, turns: list, request: gr.Request, collection: str | None = None):
+        """Show the question at once, then the answer, its sources and its copyable text; with a
+        `collection` picked, the answer comes only from that collection's documents."""
         turns = list(turns or [])
+        filters = {"collection": collection} if collection else None
         question = (question or "").strip()
         if not question:
             yield (gr.skip(),) * 6
@@ -90,7 +92,7 @@ class BeaconUI:
         yield "", show.chat_messages(turns, pending=question), gr.skip(), gr.skip(), gr.skip(), gr.update(visible=False)
         try:
             card, draft = "", ""
-            for event in self.beacon.ask_stream(question, history=show.conversation(turns), user=self.access.user(request)):
+            for event in self.beacon.ask_stream(question, filters=filters, history=show.conversation(turns), user=self.access.user(request)):
                 if isinstance(event, Final):
                     answer = event.answer
                     break
@@ -107,6 +109,16 @@ class BeaconUI:
         turns.append({"question": question, "answer": answer, "error": None})
         turn = len(turns) - 1
         yield "", show.chat_messages(turns), turns, show.format_sources(answer, turn), show.format_copy_text(answer), gr.update(visible=False)
+
+    @requires("chat")
+    def collections(self, request: gr.Request, selected: str | None = None):
+        """The chat's collection picker: the whole library, then each collection trainers made."""
+        try:
+            choices = show.collection_choices(self.beacon.collections())
+        except BeaconError as exc:
+            raise core_error(exc) from exc
+        kept = selected if selected in {value for _, value in choices} else ""
+        return gr.update(choices=choices, value=kept)
 
     @requires("chat")
     def show_sources(self, requested: str, turns: list, request: gr.Request):
@@ -335,6 +347,29 @@ class BeaconUI:
         table, dropdown, caption = self._documents(query, selected=doc_id)
         preview, _ = self.preview(doc_id, request)
         return show.format_trust_change(doc_id, trusted), table, dropdown, caption, preview
+
+    @requires("library")
+    def version_fields(self, doc_id: str | None, request: gr.Request):
+        """The selected document's status, relations, date and collections, for the form."""
+        document = self.beacon.document(doc_id) if doc_id else None
+        return show.version_form(document)
+
+    @requires("library")
+    def set_versions(self, doc_id: str | None, status: str | None, supersedes: str, amends: str, valid_from: str, collections: str, query: str, request: gr.Request):
+        """Save the form as `beacon docs set` does: validated in the core (a bad value is a toast
+        and nothing is stored), journaled as the signed-in trainer."""
+        if not doc_id:
+            raise user_error(NO_DOCUMENT, title="Library")
+        fields = {"supersedes": supersedes or "", "amends": amends or "", "valid_from": valid_from or "", "collections": collections or ""}
+        if status:
+            fields["status"] = status
+        try:
+            self.beacon.set_document(doc_id, fields, actor=self.access.user(request))
+            document = self.beacon.document(doc_id)
+        except BeaconError as exc:
+            raise core_error(exc) from exc
+        table, dropdown, caption = self._documents(query, selected=doc_id)
+        return show.format_version_change(doc_id, document), table, dropdown, caption
 
     @requires("library")
     def reingest(self, doc_id: str | None, query: str, request: gr.Request, progress=gr.Progress()):

@@ -12,13 +12,15 @@ import html
 import re
 from pathlib import Path
 
-from assistant.domain.models import Answer, DocumentSummary, IngestReport
+from assistant.answering.timeline import DATE_NOTE
+from assistant.domain.models import Answer, Citation, DocumentSummary, IngestReport
 from assistant.domain.poison import FLAGS_FIELD, flag_reasons
 
 SOURCES_PLACEHOLDER = "<p class='beacon-muted'>Sources of the latest answer appear here; click a [n] marker in an answer to jump to its source.</p>"
 SEARCHING = "<em class='beacon-muted'>Searching the library…</em>"
 MAX_PREVIEW_CHUNKS = 60
-DOC_HEADERS = ["title", "type", "year", "chunks", "format", "source", "ingested", "review", "doc_id"]
+DOC_HEADERS = ["title", "type", "year", "status", "chunks", "format", "source", "ingested", "review", "doc_id"]
+WHOLE_LIBRARY = "Whole library"  # the chat's collection picker: no collection
 STATUS_HEADERS = ["status", "document", "chunks", "detail"]
 
 
@@ -98,7 +100,13 @@ def format_answer_body(answer: Answer, turn: int) -> str:
             f'<a class="cite" href="#src-{turn}-{n}" title="Show source {n}">[{n}]</a>' for n in sentence.citations
         )
         parts.append(f"{text} {markers}".strip())
-    return " ".join(parts) if parts else escape_text(answer.answer)
+    return (" ".join(parts) if parts else escape_text(answer.answer)) + format_date_note(answer)
+
+
+def format_date_note(answer: Answer) -> str:
+    """The answer's note that a text it quotes has a newer version (`timeline.flag_outdated`)."""
+    _, found, note = answer.answer.partition(f"\n\n{DATE_NOTE}: ")
+    return f'<p class="beacon-dates">⚠️ <strong>{DATE_NOTE}:</strong> {escape_text(note)}</p>' if found and note.strip() else ""
 
 
 def format_refusal(answer: Answer) -> str:
@@ -143,9 +151,19 @@ def format_sources(answer: Answer, turn: int = 0) -> str:
             f'<div class="beacon-source-head"><span class="beacon-n">[{c.n}]</span> <strong>{html_text(c.title or display_source(c.source))}</strong>{place}'
             f'<a class="beacon-open" href="#view-{turn}-{c.n}" title="Open the source at this passage">open ▸</a></div>'
             f'<div class="beacon-source-link">{source_link(c.url, c.source)}</div>'
+            f"{format_citation_dates(c)}"
             f"<blockquote>{highlight(c.text, quoted)}</blockquote></div>"
         )
     return "<div class='beacon-sources'>" + "".join(blocks) + "</div>" if blocks else SOURCES_PLACEHOLDER
+
+
+def format_citation_dates(citation: Citation) -> str:
+    """A citation's date, and what in the library supersedes or amends it."""
+    date = f"dated {html_text(citation.date)}" if citation.date else ""
+    status = "" if citation.status == "in_force" else html_text(citation.status.replace("_", " "))
+    head = " · ".join(x for x in (date, status) if x)
+    newer = "".join(f"<div class='beacon-newer'>⚠️ {html_text(note)}</div>" for note in citation.newer)
+    return f"<div class='beacon-source-date beacon-muted'>{head}</div>{newer}" if head or newer else ""
 
 
 def format_copy_text(answer: Answer) -> str:
@@ -235,9 +253,33 @@ def format_review(document: DocumentSummary) -> str:
     return " · ".join(x for x in (flagged, "trusted" if document.trusted else "") if x)
 
 
+def format_status(document: DocumentSummary) -> str:
+    """Status, date and collections, as the Library table shows them ("superseded · from 2005 · EU law")."""
+    since = f"from {document.valid_from}" if document.valid_from else ""
+    return " · ".join(x for x in (document.status.replace("_", " "), since, ", ".join(document.collections)) if x)
+
+
+def version_form(document: DocumentSummary | None) -> tuple[str | None, str, str, str, str]:
+    """The Library tab's dates-and-collections form for a document: status, supersedes, amends,
+    valid from, collections (lists comma-separated, as `beacon docs set` takes them)."""
+    if document is None:
+        return None, "", "", "", ""
+    return document.status, ", ".join(document.supersedes), ", ".join(document.amends), document.valid_from, ", ".join(document.collections)
+
+
+def format_version_change(doc_id: str, document: DocumentSummary | None) -> str:
+    shown = format_status(document) if document is not None else ""
+    return f"Saved dates and collections of {html_text(doc_id)}" + (f": {html_text(shown)}." if shown else ".")
+
+
+def collection_choices(collections: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """(label, value) pairs of the chat's collection picker; the whole library is the value ''."""
+    return [(WHOLE_LIBRARY, "")] + [(f"{name} ({len(members)} documents)", name) for name, members in collections.items()]
+
+
 def format_documents(documents: list[DocumentSummary]) -> list[list]:
     return [
-        [d.title, d.doc_type, d.year or "", d.chunks, d.format, display_source(d.url or d.source), d.ingested_at[:16].replace("T", " "), format_review(d), d.doc_id]
+        [d.title, d.doc_type, d.year or "", format_status(d), d.chunks, d.format, display_source(d.url or d.source), d.ingested_at[:16].replace("T", " "), format_review(d), d.doc_id]
         for d in documents
     ]
 
