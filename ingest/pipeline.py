@@ -19,7 +19,7 @@ import numpy as np
 
 from assistant.domain import versions
 from assistant.domain.errors import BeaconError, IngestError, InvalidInput, NotFound, StoreError
-from assistant.domain.models import Chunk, DocumentSummary, IngestReport
+from assistant.domain.models import Chunk, DocumentSummary, IngestReport, page_starts_field
 from assistant.domain.poison import FLAGS_FIELD, passage_flags
 from assistant.domain.settings import Settings
 from assistant.domain.text import index_text
@@ -228,6 +228,7 @@ class Ingestor:
                 "locator": c.locator,
                 "heading": c.heading,
                 "page": c.page,
+                "page_starts": page_starts_field(c.page_starts),
                 "char_start": c.char_start,
                 "char_end": c.char_end,
                 "text_sha": s,
