@@ -835,6 +835,18 @@ LIST_ITEM_RE = re.compile(r"^\s*(?:[-*•▪◦–]|\(?(?:\d{1,3}|[a-zA-Z]|[ivxI
 CLAUSE_END_RE = re.compile(r"(?:[.:;,!?)\]\-–—]|\b(?:and|or|und|oder|et|ou|и|или))$")
 
 
+PATH_END_RE = re.compile(r"(?:^|\s)\S*/\S*/[\w./-]*[\w/-]$")  # a URL or path with two slashes, cut mid-word
+PATH_START_RE = re.compile(r"^[\w.-]*[/.][\w/.-]")
+
+
+def _breaks_a_path(line: str, following: str) -> bool:
+    """Whether a line ends inside a URL or a file path that the next line goes on with
+    ('.../etc/BW' / 'BV0006246/README.md'): a typesetter breaks one where the line is full,
+    without a hyphen, and a space there would split it."""
+    following = following.lstrip()
+    return bool(PATH_END_RE.search(line)) and bool(PATH_START_RE.match(following)) and not re.match(r"(?:and|or)/", following)
+
+
 def _flow(lines: list[str], own_lines: set[str]) -> str:
     """A paragraph's printed lines as running text, except that a list item, a table row or an
     'Article N' heading keeps a line of its own."""
@@ -851,7 +863,7 @@ def _flow(lines: list[str], own_lines: set[str]) -> str:
         marker = LIST_ITEM_RE.match(text)
         item = bool(marker) and (not text[marker.end():].lstrip()[:1].islower() or bool(out and CLAUSE_END_RE.search(out[-1])))
         if out and not alone(text) and not alone(out[-1]) and not item:
-            out[-1] += " " + text.strip()
+            out[-1] += ("" if _breaks_a_path(out[-1], text) else " ") + text.strip()
         else:
             out.append(text.strip())
     return "\n".join(out)
