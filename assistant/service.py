@@ -23,7 +23,7 @@ from assistant.answering.referral import ReferralTable, referral_for
 from assistant.answering.retriever import HybridRetriever, Retrieval
 from assistant.answering.timeline import asks_about_past, flag_outdated
 from assistant.domain.errors import InvalidInput, NotFound
-from assistant.domain.models import Answer, DocumentSummary, IngestReport, Passage
+from assistant.domain.models import Answer, DocumentSummary, IngestReport, Passage, parse_page_starts
 from assistant.domain.poison import FLAGS_FIELD, flag_reasons
 from assistant.domain.settings import Settings
 from assistant.library import pdfpages
@@ -298,11 +298,13 @@ class Assistant:
             if not 0 <= start < end <= len(text):
                 raise InvalidInput(f"The span {start}:{end} is outside the document's text (0:{len(text)}).")
         elif page is not None:
-            on_page = [c for c in self.document_chunks(doc_id) if c.get("page") == page and c.get("char_start") is not None]
+            # A chunk may run over a page break: its text is cut where each later page starts.
+            pieces = [piece for c in self.document_chunks(doc_id) for piece in _paged_pieces(c)]
+            on_page = [(a, b) for a, b, number in pieces if number == page]
             if not on_page:
-                pages = sorted({c["page"] for c in self.document_chunks(doc_id) if c.get("page") is not None})
+                pages = sorted({number for _, _, number in pieces})
                 raise NotFound(f"{doc_id!r} has no page {page}" + (f"; its pages are {pages[0]}–{pages[-1]}." if pages else " (it is not paged)."))
-            start, end = min(c["char_start"] for c in on_page), max(c["char_end"] for c in on_page)
+            start, end = min(a for a, _ in on_page), max(b for _, b in on_page)
         else:
             start, end = 0, len(text)
         return Passage(doc_id=doc_id, title=meta.get("title", ""), source=meta.get("source", ""), page=page, char_start=start, char_end=end,
@@ -369,6 +371,19 @@ class Assistant:
         once and the first non-English one waits less."""
         if self.retriever.crosslingual is not None:
             threading.Thread(target=at_low_priority, args=(self.retriever.crosslingual.build,), name="beacon-e5-index", daemon=True).start()
+
+
+def _paged_pieces(chunk: dict) -> list[tuple[int, int, int]]:
+    """(start, end, page) in the stored text of each page's part of a PDF chunk (none for a
+    chunk without a page or a span)."""
+    start, end, page = chunk.get("char_start"), chunk.get("char_end"), chunk.get("page")
+    if start is None or end is None or page is None:
+        return []
+    pieces, at = [], start
+    for offset, number in parse_page_starts(chunk.get("page_starts")):
+        pieces.append((at, start + offset, page))
+        at, page = start + offset, number
+    return pieces + [(at, end, page)]
 
 
 def at_low_priority(job: Callable[[], None]) -> None:

@@ -23,13 +23,16 @@ MAX_DOCX_UNPACKED = 200 * 1024 * 1024  # a .docx that unpacks to more than this 
 
 @dataclass
 class Section:
-    """A run of text under one heading path (and, for PDFs, on one page). A PDF footnote is a
-    section of its own, with its marker as `note`, so it is cited as "p. 4, note 2"."""
+    """A run of text under one heading path. A PDF section runs on over page breaks as the
+    text does: `page` is the page it starts on and `page_starts` says where in `text` each
+    later page starts, as (offset, page). A PDF footnote is a section of its own, with its
+    marker as `note`, so it is cited as "p. 4, note 2"."""
 
     headings: list[str]
     text: str
     page: int | None = None
     note: str | None = None
+    page_starts: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -218,25 +221,63 @@ def unescape_markdown(text: str) -> str:
 
 # --- PDF --------------------------------------------------------------------------------------
 def load_pdf(data: bytes) -> LoadedDocument:
-    """Body text page by page (furniture removed, columns in order; see `ingest.pdf`), split at
-    headings (told by their type) and 'Article N' lines; each page's footnotes follow its body
-    as sections of their own."""
-    from ingest.pdf import extract_pdf
+    """Body text (furniture removed, columns in order; see `ingest.pdf`), split at headings
+    (told by their type) and 'Article N' lines, never at a page break: the text under one
+    heading runs on from page to page as in a Markdown file, so a PDF is chunked as its other
+    formats are, and each section records where its pages start. Each page's footnotes follow
+    the section the page ends in, as sections of their own."""
+    from ingest.pdf import LIST_ITEM_RE, extract_pdf
 
     extracted = extract_pdf(data)
     if not any(p.strip() for p in extracted.pages) and not any(extracted.footnotes):
         raise IngestError("The PDF has no extractable text (is it scanned images?); OCR is not enabled, so ingest a text PDF.")
     sections: list[Section] = []
+    pending_notes: list[Section] = []  # footnotes of pages the open section has not left yet
+    open_section: Section | None = None  # the body section the previous page ended in
     stack: list[tuple[int, str]] = []  # headings (and an article) run on over page breaks
     for number, (page_text, notes) in enumerate(zip(extracted.pages, extracted.footnotes), start=1):
         levels = extracted.headings[number - 1] if extracted.headings else {}
-        for section in sections_from_lines(page_text, markdown=False, heading_level=levels.get, stack=stack):
-            sections.append(Section(headings=section.headings, text=section.text, page=number))
+        runs_on = extracted.runs_on[number - 2] if number > 1 and extracted.runs_on else False
+        page_text = mend_broken_paragraphs(page_text)  # as the text loaders do
+        for index, section in enumerate(sections_from_lines(page_text, markdown=False, heading_level=levels.get, stack=stack)):
+            continues = index == 0 and open_section is not None and section.headings == open_section.headings and page_text.lstrip().startswith(section.text)
+            if continues:
+                # A list item at the page's top goes on in its list, spaced as its items
+                # were before; other text starts a paragraph unless the page before ended
+                # mid-paragraph.
+                if LIST_ITEM_RE.match(section.text):
+                    joiner = _item_gap(open_section.text, section.text)
+                else:
+                    joiner = " " if runs_on else "\n\n"
+                joiner = mend_broken_paragraphs(f"a{joiner}a")[1:-1] if open_section.text[-1:] in "abcdefghijklmnopqrstuvwxyz," else joiner
+                open_section.page_starts.append((len(open_section.text) + len(joiner), number))
+                open_section.text += joiner + section.text
+                continue
+            sections.extend(pending_notes)
+            pending_notes.clear()
+            open_section = Section(headings=section.headings, text=section.text, page=number)
+            sections.append(open_section)
         for note in notes:
-            sections.append(Section(headings=[h for _, h in stack], text=note.text, page=number, note=note.marker or None))
+            pending_notes.append(Section(headings=[h for _, h in stack], text=note.text, page=number, note=note.marker or None))
+    sections.extend(pending_notes)
     first_text = next((p for p in extracted.pages if p.strip()), "")
     title = extracted.title or _first_line_title(first_text)
     return LoadedDocument("pdf", title.strip(), sections)
+
+
+def _item_gap(before: str, after: str) -> str:
+    """How list items are spaced around a page break: a blank line or a line break before
+    them, as before the last item of the text `before` it, or else the first item of the
+    text `after` it, or else as `before` spaces its paragraphs."""
+    from ingest.pdf import LIST_ITEM_RE
+
+    def gaps(text: str) -> list[str]:
+        return [m.group(0) for m in re.finditer(r"\n+", text) if LIST_ITEM_RE.match(text[m.end() : m.end() + 16])]
+
+    seen = gaps(before)[-1:] or gaps(after)[:1]
+    if seen:
+        return "\n\n" if len(seen[0]) > 1 else "\n"
+    return "\n\n" if "\n\n" in before else "\n"
 
 
 # --- DOCX -------------------------------------------------------------------------------------

@@ -127,12 +127,14 @@ class PdfPage:
 @dataclass
 class PdfText:
     """What `extract_pdf` read: per page, the body text, its headings (line text -> level, 1 the
-    largest type) and the footnotes; plus the title."""
+    largest type), the footnotes and whether its last paragraph runs on to the next page; plus
+    the title."""
 
     title: str
     pages: list[str]
     footnotes: list[list[Footnote]]
     headings: list[dict[str, int]] = field(default_factory=list)
+    runs_on: list[bool] = field(default_factory=list)
 
 
 # --- opening ------------------------------------------------------------------------------------
@@ -662,18 +664,24 @@ class Vocabulary:
             for word in WORD_RE.findall(text):
                 self.words.add(word)
                 self.words.update(word.split("-"))
+        # Beginnings of the document's words, to tell 'pre-' / 'vention' (the document writes
+        # 'prevent') from 'so-' / 'called' (no word starts 'soca').
+        self.stems = {w[:n] for w in self.words for n in range(3, len(w))}
 
     def join(self, head: str, tail: str) -> bool:
         """Whether `head-` at a line end followed by `tail` is one word broken by the typesetter:
         yes when the document writes the joined word; no when it writes the hyphenated one, or
         when the head forms compounds ('so-', 'self-') and the tail is not a mere ending
-        ('so-called', but 'follow-ing'); otherwise yes."""
+        ('so-called', but 'follow-ing') unless the document writes a longer word that starts as
+        the joined one does ('pre-' / 'vention' beside 'prevent'); otherwise yes."""
         head, tail = head.lower(), tail.lower()
         if head + tail in self.words:
             return True
         if f"{head}-{tail}" in self.words:
             return False
-        return not (head in COMPOUND_HEADS and tail not in SUFFIXES)
+        if head in COMPOUND_HEADS and tail not in SUFFIXES:
+            return head + tail[:2] in self.stems
+        return True
 
 
 # "pre- and post-trial": a hyphen left hanging before a conjunction is the author's.
@@ -691,7 +699,10 @@ def join_hyphenated(lines: list[str], vocabulary: Vocabulary) -> str:
         if not match or not continuation:
             continue
         tail, rest = continuation.group(1), continuation.group(2)
-        if not tail[0].islower() or tail in SUSPENDED_BEFORE:
+        # A capital after the hyphen starts a new word ('Anti-' / 'Slavery'), except inside a
+        # word set in capitals ('WHER-' / 'EOF').
+        capitals = len(match.group(1)) >= 3 and match.group(1).isupper() and tail.isupper()
+        if not (tail[0].islower() or capitals) or tail in SUSPENDED_BEFORE:
             continue
         if vocabulary.join(match.group(1), tail):
             out[index] = out[index][: match.end(1)] + tail
@@ -713,9 +724,12 @@ HEADING_MAX_WORDS = 20
 
 def _heading_style(line: Line, size: float, bold_body: bool) -> tuple[float, bool] | None:
     """(size, bold) when the line looks like a heading: larger than the body, or bold in a
-    body that is not; short, not a sentence's end, not starting lower-case."""
+    body that is not; short, not a sentence's end (a line in capitals may end in a full stop:
+    'LEAGUE OF NATIONS.'), not starting lower-case."""
     text = line.text
-    if not text or len(text.split()) > HEADING_MAX_WORDS or re.search(r"[.,;:]$", text) or text[0].islower():
+    if not text or len(text.split()) > HEADING_MAX_WORDS or text[0].islower():
+        return None
+    if re.search(r"[,;:]$", text) or (text.endswith(".") and not (text.isupper() and len(text.split()) <= 8)):
         return None
     larger = line.size >= HEADING_SIZE_RATIO * size
     if larger or (line.bold and not bold_body and line.size >= 0.95 * size):
@@ -723,30 +737,60 @@ def _heading_style(line: Line, size: float, bold_body: bool) -> tuple[float, boo
     return None
 
 
-def _page_text(blocks: list[list[Line]], vocabulary: Vocabulary, size: float = 0.0, bold_body: bool = False) -> tuple[str, list[tuple[str, tuple[float, bool]]]]:
+SENTENCE_END_RE = re.compile(r"[.!?:;][\"'”’»)\]]*$")
+FULL_LINE_EMS = 3.0  # a line ending within this many body sizes of its block's right edge is full
+
+
+def _ends_paragraph(text: str, line: Line, right: float, size: float) -> bool:
+    """Whether a block's last line (at a column's or page's foot) ends its paragraph: it ends a
+    sentence and stops short of the right edge. A full line, or one that ends mid-sentence,
+    runs on at the top of the next column or page."""
+    return bool(SENTENCE_END_RE.search(text)) and line.x1 < right - FULL_LINE_EMS * max(size, line.size)
+
+
+def line_step(pages_blocks: list[list[list[Line]]], size: float) -> float:
+    """The document's usual step from one line of body text to the next: a low quantile of
+    the steps between body lines, since in a list of one-line paragraphs most steps are gaps
+    (0 when there are too few lines to tell)."""
+    steps = sorted(
+        a.baseline - b.baseline
+        for blocks in pages_blocks for block in blocks for a, b in zip(block, block[1:])
+        if a.baseline > b.baseline and abs(a.size - size) <= 0.05 * size and abs(b.size - size) <= 0.05 * size
+    )
+    return steps[len(steps) // 5] if len(steps) >= 5 else 0.0
+
+
+def _page_text(
+    blocks: list[list[Line]], vocabulary: Vocabulary, size: float = 0.0, bold_body: bool = False, step_size: float = 0.0
+) -> tuple[str, list[tuple[str, tuple[float, bool]]], bool]:
     """Body text of one page: a paragraph per line (a table row, a list item, an 'Article N'
     heading each on a line of its own), a blank line between paragraphs and around headings;
-    and the page's headings with their style. Printed line breaks are not kept: they are the
-    typesetter's, and a chunk split at one would cut a sentence."""
+    the page's headings with their style; and whether its last paragraph runs on to the next
+    page. Printed line breaks are not kept: they are the typesetter's, and a chunk split at one
+    would cut a sentence. A paragraph runs on over a column break as over a page break."""
     steps = [b.baseline - a.baseline for block in blocks for a, b in zip(block, block[1:])]
-    usual = statistics.median([-s for s in steps if s < 0] or [0.0])
+    usual = step_size or statistics.median([-s for s in steps if s < 0] or [0.0])
     # Rows first: a table row's cells become one line (and never a heading).
     rows: list[tuple[Line, str, bool, bool]] = []  # (first segment, text, starts a block, several cells)
+    rights: list[float] = []  # each row's block's right edge
     for block in blocks:
         previous: Line | None = None
+        right = max(ln.x1 for ln in block)
         for line in block:
             if previous is not None and abs(previous.baseline - line.baseline) <= 1.0:
                 first, text, starts, _ = rows[-1]
                 rows[-1] = (first, f"{text} {line.text}", starts, True)
             else:
                 rows.append((line, line.text, previous is None, False))
+                rights.append(right)
             previous = line
     paragraphs: list[list[str]] = [[]]
     table_rows: set[str] = set()
     headings: list[tuple[str, tuple[float, bool]]] = []
     last_style: tuple[float, bool] | None = None
     previous_line: Line | None = None
-    for line, text, starts_block, cells in rows:
+    previous_text = ""
+    for index, (line, text, starts_block, cells) in enumerate(rows):
         style = _heading_style(line, size, bold_body) if size and not cells else None
         step = previous_line.baseline - line.baseline if previous_line is not None and not starts_block else 0.0
         wrapped = (
@@ -764,20 +808,43 @@ def _page_text(blocks: list[list[Line]], vocabulary: Vocabulary, size: float = 0
             headings.append((text, style))
             paragraphs.extend([[text], []])
         else:
-            if last_style is not None or (usual > 0 and step > PARAGRAPH_GAP * usual):
+            # At a column's top a list item goes on in its list; other text starts a paragraph
+            # when the column before ended one.
+            closed = (
+                starts_block and previous_line is not None and not LIST_ITEM_RE.match(text)
+                and _ends_paragraph(previous_text, previous_line, rights[index - 1], size)
+            )
+            if last_style is not None or closed or (usual > 0 and step > PARAGRAPH_GAP * usual):
                 paragraphs.append([])
             paragraphs[-1].append(text)
             if cells:
                 table_rows.add(text)
         last_style = style
-        previous_line = line
+        previous_line, previous_text = line, text
     texts = [_flow(join_hyphenated(p, vocabulary).split("\n"), table_rows) for p in paragraphs if p]
     text = "\n\n".join(texts)
     text = re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]+\n", "\n", text))
-    return text.strip(), headings
+    runs_on = bool(rows) and last_style is None and not _ends_paragraph(previous_text, previous_line, rights[-1], size)
+    return text.strip(), headings, runs_on
 
 
-LIST_ITEM_RE = re.compile(r"^\s*(?:[-*•▪◦–]|\(?[a-zA-Z0-9]{1,3}[).]|\d{1,3}(?=\s+[A-Z]))\s")
+# A bullet, or a number, a letter or a roman numeral ('1.', '(a)', 'iv)'), not a word in brackets ('(Sea)').
+LIST_ITEM_RE = re.compile(r"^\s*(?:[-*•▪◦–]|\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[).]|\d{1,3}(?=\s+[A-Z]))\s")
+
+
+CLAUSE_END_RE = re.compile(r"(?:[.:;,!?)\]\-–—]|\b(?:and|or|und|oder|et|ou|и|или))$")
+
+
+PATH_END_RE = re.compile(r"(?:^|\s)\S*/\S*/[\w./-]*[\w/-]$")  # a URL or path with two slashes, cut mid-word
+PATH_START_RE = re.compile(r"^[\w.-]*[/.][\w/.-]")
+
+
+def _breaks_a_path(line: str, following: str) -> bool:
+    """Whether a line ends inside a URL or a file path that the next line goes on with
+    ('.../etc/BW' / 'BV0006246/README.md'): a typesetter breaks one where the line is full,
+    without a hyphen, and a space there would split it."""
+    following = following.lstrip()
+    return bool(PATH_END_RE.search(line)) and bool(PATH_START_RE.match(following)) and not re.match(r"(?:and|or)/", following)
 
 
 def _flow(lines: list[str], own_lines: set[str]) -> str:
@@ -791,8 +858,12 @@ def _flow(lines: list[str], own_lines: set[str]) -> str:
     for text in lines:
         if not text.strip():
             continue
-        if out and not alone(text) and not alone(out[-1]) and not LIST_ITEM_RE.match(text):
-            out[-1] += " " + text.strip()
+        # A list item; one whose words start lower-case only where a clause ended ('...; and' /
+        # 'b) the ...'), since mid-sentence it is a reference ('subparagraph' / 'a) have been used').
+        marker = LIST_ITEM_RE.match(text)
+        item = bool(marker) and (not text[marker.end():].lstrip()[:1].islower() or bool(out and CLAUSE_END_RE.search(out[-1])))
+        if out and not alone(text) and not alone(out[-1]) and not item:
+            out[-1] += ("" if _breaks_a_path(out[-1], text) else " ") + text.strip()
         else:
             out.append(text.strip())
     return "\n".join(out)
@@ -810,19 +881,20 @@ def extract_pdf(data: bytes) -> PdfText:
     vocabulary = Vocabulary([ln.text for blocks in ordered for block in blocks for ln in block] + [ln.text for ls in note_lines for ln in ls])
     body_lines = [ln for page in pages for ln in page.lines if abs(ln.size - size) <= 0.05 * size]
     bold_body = sum(len(ln.text) for ln in body_lines if ln.bold) > 0.5 * sum(len(ln.text) for ln in body_lines)
-    laid_out = [_page_text(blocks, vocabulary, size, bold_body) for blocks in ordered]
-    texts = _join_across_pages([text for text, _ in laid_out], vocabulary)
+    step = line_step(ordered, size)
+    laid_out = [_page_text(blocks, vocabulary, size, bold_body, step) for blocks in ordered]
+    texts = _join_across_pages([text for text, _, _ in laid_out], vocabulary)
     # Heading levels: the largest type is level 1; at one size, bold ranks above regular.
-    styles = sorted({style for _, found in laid_out for _, style in found}, key=lambda st: (-st[0], not st[1]))
+    styles = sorted({style for _, found, _ in laid_out for _, style in found}, key=lambda st: (-st[0], not st[1]))
     level = {style: min(index + 1, 6) for index, style in enumerate(styles)}
-    headings = [{" ".join(text.split()): level[style] for text, style in found} for _, found in laid_out]
+    headings = [{" ".join(text.split()): level[style] for text, style in found} for _, found, _ in laid_out]
     notes: list[list[Footnote]] = []
     carried = ""
     for lines in note_lines:
         notes.append(footnotes_from(lines, vocabulary, carried))
         if notes[-1]:
             carried = notes[-1][-1].marker
-    return PdfText(title=title, pages=texts, footnotes=notes, headings=headings)
+    return PdfText(title=title, pages=texts, footnotes=notes, headings=headings, runs_on=[runs_on for _, _, runs_on in laid_out])
 
 
 def _join_across_pages(texts: list[str], vocabulary: Vocabulary) -> list[str]:

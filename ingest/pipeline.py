@@ -19,7 +19,7 @@ import numpy as np
 
 from assistant.domain import versions
 from assistant.domain.errors import BeaconError, IngestError, InvalidInput, NotFound, StoreError
-from assistant.domain.models import Chunk, DocumentSummary, IngestReport
+from assistant.domain.models import Chunk, DocumentSummary, IngestReport, page_starts_field
 from assistant.domain.poison import FLAGS_FIELD, passage_flags
 from assistant.domain.settings import Settings
 from assistant.domain.text import index_text
@@ -90,6 +90,7 @@ class Ingestor:
         downloads = self._download(refs)  # before the write lock: a slow server must not hold the library
         with self.store.write_lock(), ThreadPoolExecutor(1, thread_name_prefix="beacon-ingest-writer") as writer:
             self.settle_uploads(self._stored_sha256)
+            self._begin_files()
             # Documents are parsed one by one but embedded in groups: small per-document encode
             # calls waste most of the model's batching. Each document is still written (and
             # rolled back) on its own, so a failure or a crash never leaves half a document.
@@ -124,6 +125,7 @@ class Ingestor:
                     flush()
             flush()
             settle()
+            self._settle_files()  # not on an error: the next writer sweeps what this one left
         return reports
 
     @staticmethod
@@ -228,6 +230,7 @@ class Ingestor:
                 "locator": c.locator,
                 "heading": c.heading,
                 "page": c.page,
+                "page_starts": page_starts_field(c.page_starts),
                 "char_start": c.char_start,
                 "char_end": c.char_end,
                 "text_sha": s,
@@ -262,12 +265,14 @@ class Ingestor:
         Beacon's copy of it in uploads/, and audit it (as `actor`)."""
         with self.store.write_lock():
             self.settle_uploads(self._stored_sha256)
+            self._begin_files()
             matches = self._matching(doc_id_or_source)
             removed = 0
             for doc in matches:
                 versions = {(m.get("sha256", ""), m.get("text_sha256", "")) for m in self.store.document_chunks(doc.doc_id).values()}
                 removed += self.store.delete_document(doc.doc_id, actor, self._own_copies(doc.source))
                 self._forget_files(versions)
+            self._settle_files()
             return ", ".join(d.doc_id for d in matches), removed
 
     def trust(self, doc_id_or_source: str, trusted: bool = True, actor: str = "local") -> list[tuple[str, bool]]:
@@ -309,6 +314,20 @@ class Ingestor:
             raise InvalidInput("Nothing to set: give --status, --supersedes, --amends, --valid-from or --collection.")
         with self.store.write_lock():
             return [(doc.doc_id, self.store.set_fields(doc.doc_id, stored, actor)) for doc in self._matching(doc_id_or_source)]
+
+    def _begin_files(self) -> None:
+        """Start a change of the kept files (write lock held); if the last writer never finished
+        its change (killed, or failed), first delete the files no stored chunk refers to. Not
+        with a Chroma server: there is no lock, so another writer may be between keeping a
+        version's files and storing its chunks."""
+        if self.settings.server_mode:
+            return
+        if self.files.begin():
+            self.files.sweep(*self.store.kept_file_hashes())
+
+    def _settle_files(self) -> None:
+        if not self.settings.server_mode:
+            self.files.settled()
 
     def _forget_files(self, kept_versions) -> None:
         """Delete the kept original and text of document versions no stored chunk refers to."""

@@ -302,3 +302,58 @@ def test_chaos_sigkill_ingests_and_removals_at_random_points(tmp_path, data_dir)
         rounds += 1
         print(f"round {rounds}: kill {plan['kill']}, {len(beacon.list_documents())} documents, {len(beacon.audit_log.entries())} audit entries")
     assert rounds >= 3, "too few rounds in the time budget"
+
+
+# -- kept originals and extracted texts: nothing lost, nothing left behind -------------------------
+def kept_files(data_dir: Path) -> set[str]:
+    """Every file in the kept originals and texts folders, as "originals/NAME" / "texts/NAME"."""
+    return {f"{folder}/{p.name}" for folder in ("originals", "texts") if (data_dir / folder).is_dir() for p in (data_dir / folder).iterdir()}
+
+
+def files_in_use(beacon) -> set[str]:
+    """The kept files the stored documents refer to (their original and their text), each
+    checked to exist and `beacon show` checked to print the document's text."""
+    from typer.testing import CliRunner
+
+    from assistant.cli.main import app
+
+    used = set()
+    for doc in beacon.list_documents():
+        meta = beacon.document_chunks(doc.doc_id)[0]
+        original = beacon.original_file(doc.doc_id)
+        assert original.is_file() and original.name.startswith(meta["sha256"]), f"{doc.source} lost its original"
+        text = beacon.document_text(doc.doc_id)  # NotFound if its text was lost
+        shown = CliRunner().invoke(app, ["--data-dir", str(beacon.settings.data_dir), "show", doc.doc_id])
+        assert shown.exit_code == 0 and " ".join(text.split())[:60] in " ".join(shown.stdout.split()), shown.output
+        used |= {f"originals/{original.name}", f"texts/{meta['text_sha256']}.txt"}
+    return used
+
+
+@pytest.mark.parametrize(
+    "kill",
+    [
+        ["assistant.library.documents:DocumentFiles.save", "after", 2],  # a version's files kept, its chunks never stored
+        ["assistant.library.store:ChunkStore.write_document", "after", 1],  # a new version stored, the old one's files not yet deleted
+        ["pathlib:Path.write_bytes", "after", 1],  # an original half-way: its temp file written, not yet renamed
+    ],
+    ids=["files-kept-chunks-not-stored", "old-version-not-forgotten", "original-half-written"],
+)
+def test_sigkill_while_keeping_originals_and_texts_loses_nothing_and_leaves_nothing(tmp_path, data_dir, kill):
+    pool = write_pool(tmp_path / "library", ["amberfield", "bluestone", "copperleaf"])
+    build_assistant(Settings(data_dir=data_dir)).ingest([str(pool["amberfield"])])
+    ops = [["update", str(pool["amberfield"])], ["ingest", str(pool["bluestone"])], ["ingest", str(pool["copperleaf"])]]
+    assert run_driver(data_dir, {"ops": ops, "kill": kill}) == -signal.SIGKILL
+
+    beacon = build_assistant(Settings(data_dir=data_dir))  # the next start
+    in_use = files_in_use(beacon)  # every stored document has its original and its text
+    left = kept_files(data_dir) - in_use
+    assert left, "the kill left no unreferenced file: it did not hit the window this test is about"
+
+    for path in pool.values():  # new versions: what the killed writer kept is never referenced again
+        path.write_text(path.read_text(encoding="utf-8") + "\nThis version was revised after the crash.\n", encoding="utf-8")
+    reports = beacon.ingest([str(p) for p in pool.values()])
+    assert {r.status for r in reports} <= {"added", "updated"}, [r.error for r in reports if r.error]
+    assert len(beacon.list_documents()) == 3
+    assert kept_files(data_dir) == files_in_use(beacon), "files a killed writer left were not swept"
+    assert_library_agrees(beacon, pool)
+    assert {r.status for r in beacon.ingest([str(p) for p in pool.values()])} == {"unchanged"}

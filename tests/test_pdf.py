@@ -283,6 +283,23 @@ def test_a_single_column_page_with_short_lines_is_not_split(tmp_path):
     assert extract_pdf(bytes(pdf.output())).pages[0].splitlines() == items
 
 
+def test_a_url_broken_across_lines_is_made_whole(tmp_path):
+    """A typesetter breaks a long URL where the line is full, without a hyphen; a space there
+    would change the link. A path-like 'and/or' on the next line is a word, not its rest."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=BODY_SIZE)
+    lines = ["The text is at https://treaties.example.org/convention/BWBV000", "1749/README.md and in print.",
+             "Send it to the registry at records/2024/annex", "and/or to the secretariat."]
+    for line in lines:
+        pdf.cell(0, LINE_HEIGHT, line, new_x="LMARGIN", new_y="NEXT")
+    text = extract_pdf(bytes(pdf.output())).pages[0]
+    assert "https://treaties.example.org/convention/BWBV0001749/README.md and in print." in text
+    assert "records/2024/annex and/or to the secretariat." in text
+
+
 # --- errors -------------------------------------------------------------------------------------
 def test_a_truncated_pdf_says_it_is_damaged(report):
     data = report.read_bytes()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_formats import PDF_PAGE_2, write_docx, write_pdf
+from test_formats import PDF_PAGE_1, PDF_PAGE_2, write_docx, write_pdf
 from typer.testing import CliRunner
 
 from assistant import InvalidInput, NotFound, Settings, build_assistant
@@ -72,6 +72,9 @@ def test_pdf_quotes_carry_their_page(spans_library):
     assert pdf and all(s.page == 2 for s in pdf if "refer presumed victims" in s.text)
     page = beacon.passage(pdf[0].doc_id, page=2)
     assert PDF_PAGE_2 in normalised(page.text)
+    # Both pages are one chunk now (the text runs on over the break); a page is still cut exactly.
+    first = normalised(beacon.passage(pdf[0].doc_id, page=1).text)
+    assert PDF_PAGE_1 in first and PDF_PAGE_2 not in first and PDF_PAGE_1 not in normalised(page.text)
 
 
 def test_every_chunk_is_a_slice_of_the_stored_text(spans_library):

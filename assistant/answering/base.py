@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from assistant.domain.models import Answer, Citation, Hit, Referral, Retrieved
+from assistant.domain.models import Answer, Citation, Hit, Referral, Retrieved, page_at, parse_page_starts
 
 if TYPE_CHECKING:
     from assistant.answering.retriever import Retrieval
@@ -83,10 +83,15 @@ def citation_of(n: int, hit: Hit) -> Citation:
 
 def quote_span(hit: Hit, quote: str) -> dict:
     """Where `quote` (a sentence taken from the hit's chunk, perhaps with its whitespace
-    changed) is in the document's stored text: doc_id, page, locator, char_start, char_end
-    for an `AnswerSentence`; no offsets when the chunk has none or the quote is not in it."""
+    changed) is in the document's stored text: doc_id, page (where the sentence starts, for a
+    chunk that runs over a page break), locator, char_start, char_end for an `AnswerSentence`;
+    no offsets when the chunk has none or the quote is not in it."""
     span: dict = {"doc_id": hit.doc_id, "page": hit.page, "locator": hit.locator or None, "quote": quote}
     found = find_quote(hit.text, quote)
+    if found is not None:
+        span["page"] = page_at(hit.page, parse_page_starts(hit.page_starts), found[0])
+        if span["page"] != hit.page and span["locator"]:
+            span["locator"] = re.sub(rf"\bp\. {hit.page}\b", f"p. {span['page']}", span["locator"])
     if found is not None and hit.char_start is not None:
         span.update(char_start=hit.char_start + found[0], char_end=hit.char_start + found[1])
     return span

@@ -241,6 +241,7 @@ class HybridRetriever:
                     doc_type=meta.get("doc_type", ""),
                     year=meta.get("year"),
                     page=meta.get("page"),
+                    page_starts=meta.get("page_starts") or "",
                     status=meta.get("status") or "in_force",
                     valid_from=meta.get("valid_from") or "",
                     char_start=meta.get("char_start"),

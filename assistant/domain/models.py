@@ -22,6 +22,30 @@ class Referral(BaseModel):
     what_to_do: list[str]
 
 
+def page_at(page: int | None, page_starts: list[tuple[int, int]], offset: int) -> int | None:
+    """The page of `offset` in a text that starts on `page` and has later pages starting at
+    `page_starts` ((offset, page) in order): a PDF chunk or section may run over a page break."""
+    for start, number in page_starts:
+        if start <= offset:
+            page = number
+    return page
+
+
+def page_starts_field(page_starts: list[tuple[int, int]]) -> str:
+    """`page_starts` as the store keeps it in a chunk's metadata: "412:5,930:6" ("" for none)."""
+    return ",".join(f"{at}:{page}" for at, page in page_starts)
+
+
+def parse_page_starts(value: str | None) -> list[tuple[int, int]]:
+    """The (offset, page) pairs of a `page_starts_field` string."""
+    pairs = []
+    for item in (value or "").split(","):
+        at, _, page = item.partition(":")
+        if at.strip().isdigit() and page.strip().isdigit():
+            pairs.append((int(at), int(page)))
+    return pairs
+
+
 class Chunk(BaseModel):
     """A piece of a document small enough to embed, with where it came from."""
 
@@ -31,7 +55,8 @@ class Chunk(BaseModel):
     text: str
     locator: str = ""
     heading: str = ""
-    page: int | None = None
+    page: int | None = None  # the PDF page `text` starts on
+    page_starts: list[tuple[int, int]] = Field(default_factory=list)  # (offset in `text`, page) of each later page it runs onto
     char_start: int | None = None  # where `text` starts in the document's stored extracted text
     char_end: int | None = None
 
@@ -89,6 +114,7 @@ class Hit(BaseModel):
     doc_type: str = ""
     year: int | None = None
     page: int | None = None
+    page_starts: str = ""  # later pages the chunk runs onto, as stored (`page_starts_field`)
     status: str = "in_force"  # in_force, superseded or historical (assistant.domain.versions)
     valid_from: str = ""
     char_start: int | None = None  # the chunk's span in the document's stored extracted text

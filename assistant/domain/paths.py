@@ -45,6 +45,12 @@ class Paths:
         return self.data_dir / "texts"
 
     @property
+    def files_unsettled(self) -> Path:
+        """Present while a writer may be keeping originals/texts no stored chunk refers to yet
+        (or no longer): the next writer sweeps the unreferenced ones (a SIGKILL's leftovers)."""
+        return self.data_dir / "files.unsettled"
+
+    @property
     def commit_lock(self) -> Path:
         return self.data_dir / "commit.lock"
 

@@ -26,13 +26,13 @@ import numpy as np
 from assistant.domain.text import index_text, tokenize
 from assistant.library.store import ChunkStore
 
-INDEX_VERSION = 4  # 3: tokens without the added closed-class stopwords; 4: poison flags and trust kept
+INDEX_VERSION = 5  # 3: tokens without the added closed-class stopwords; 4: poison flags and trust kept; 5: page_starts kept
 # Metadata the retriever needs per chunk (hits, citations, filters, index text); the rest
 # (hashes, timestamps, chunker bookkeeping) stays in Chroma and is not held in memory.
 OLD_INDEX_GRACE_S = 120  # a reader loading an older revision's folder has this long before it is removed
 KEPT_FIELDS = (
-    "doc_id", "source", "title", "locator", "heading", "url", "doc_type", "year", "symbol", "flags", "trusted", "page", "char_start", "char_end",
-    "status", "valid_from", "supersedes", "amends", "collections",
+    "doc_id", "source", "title", "locator", "heading", "url", "doc_type", "year", "symbol", "flags", "trusted", "page", "page_starts", "char_start",
+    "char_end", "status", "valid_from", "supersedes", "amends", "collections",
 )
 
 

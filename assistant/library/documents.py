@@ -3,8 +3,13 @@
 A citation's span (`char_start`/`char_end`) indexes into the extracted text, so a quote can be
 checked verbatim and shown in place, and the original can be downloaded, for as long as that
 version of the document is in the library. Files are named by their sha256, so re-ingesting
-an unchanged document writes nothing and two documents with the same bytes share one file;
-`prune` deletes what no stored document refers to any more.
+an unchanged document writes nothing and two documents with the same bytes share one file.
+
+A writer keeps a version's files before its chunks are stored and forgets the replaced
+version's after, so a writer killed in between leaves files nothing refers to (never chunks
+without files). `begin` marks that window for the whole of a library change and `settled`
+ends it; the next writer that finds the mark still there `sweep`s the unreferenced files and
+any half-written temp files.
 """
 
 from __future__ import annotations
@@ -28,6 +33,36 @@ class DocumentFiles:
     def __init__(self, paths: Paths):
         self.originals = paths.originals
         self.texts = paths.texts
+        self.unsettled = paths.files_unsettled
+
+    def begin(self) -> bool:
+        """Mark a library change under way (with the write lock held); whether the last one
+        never settled, so files it left may need a `sweep`."""
+        left = self.unsettled.exists()
+        if not left:
+            self.unsettled.parent.mkdir(parents=True, exist_ok=True)
+            self.unsettled.touch()
+        return left
+
+    def settled(self) -> None:
+        """The change finished: every kept file is referenced, every forgotten one deleted."""
+        self.unsettled.unlink(missing_ok=True)
+
+    def sweep(self, originals_in_use: set[str], texts_in_use: set[str]) -> int:
+        """Delete kept originals and texts whose hash is not in use, and temp files of writes
+        cut short; how many files were deleted."""
+        deleted = 0
+        for folder, in_use in ((self.originals, originals_in_use), (self.texts, texts_in_use)):
+            if not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                name = path.name
+                leftover = name.startswith(".") and name.endswith(".tmp")
+                orphan = SHA_RE.match(name.split(".")[0]) is not None and name.split(".")[0] not in in_use
+                if path.is_file() and (leftover or orphan):
+                    path.unlink(missing_ok=True)
+                    deleted += 1
+        return deleted
 
     def save(self, data: bytes, sha256: str, suffix: str, text: str) -> str:
         """Keep the original bytes and the extracted text; returns the text's hash."""

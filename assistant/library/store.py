@@ -486,6 +486,17 @@ class ChunkStore:
             got = self._read(lambda col: col.get(include=["documents", "metadatas"], limit=PAGE, offset=offset))
             yield from zip(got["ids"], got["documents"], got["metadatas"])
 
+    def kept_file_hashes(self) -> tuple[set[str], set[str]]:
+        """The sha256 of every stored document version and of its kept text (the files in use)."""
+        originals: set[str] = set()
+        texts: set[str] = set()
+        for offset in range(0, self.count(), PAGE):
+            got = self._read(lambda col: col.get(include=["metadatas"], limit=PAGE, offset=offset))
+            for meta in got["metadatas"]:
+                originals.add(meta.get("sha256") or "")
+                texts.add(meta.get("text_sha256") or "")
+        return originals - {""}, texts - {""}
+
     def list_documents(self) -> list[DocumentSummary]:
         counts: dict[str, int] = defaultdict(int)
         flagged: dict[str, int] = defaultdict(int)
