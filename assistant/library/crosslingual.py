@@ -34,7 +34,6 @@ VOCABULARY_MAX = 20_000  # library words (most frequent first) a question word c
 # the library has no word for it. Read off word pairs, not fitted to questions.
 TRANSLATION_MIN = 0.93
 UNTRANSLATED_BELOW = 0.89
-TRANSLATIONS_KEPT = 256  # recent questions' word translations (retrieval and answering both ask)
 
 
 class CrossLingualIndex:
@@ -50,7 +49,6 @@ class CrossLingualIndex:
         self._words: tuple[int | None, list[str], np.ndarray] = (None, [], np.zeros((0, 384), dtype=np.float32))
         self._word_cache: dict[str, np.ndarray] = {}
         self._word_lock = threading.Lock()
-        self._translations: dict[tuple[int | None, str], tuple[list[str], float | None]] = {}
 
     @staticmethod
     def _model():
@@ -118,24 +116,15 @@ class CrossLingualIndex:
         return [(vocabulary[j], float(similarity[i, j])) for i, j in enumerate(best)]
 
     def translate_question(self, question: str) -> tuple[list[str], float | None]:
-        """(library words standing for the question's content words, share of its words with
-        no library word near them). Numbers and names are kept as written: they are the same in
-        every language. None for the share when the question has no content words."""
-        revision = self.lexical.snapshot().revision
-        key = (revision, question)
-        if key in self._translations:
-            return self._translations[key]
+        """(library words standing for the question's content words, share of those words with
+        no library word near them); None for the share when it has no content words (words
+        with digits are left to the specifics check, which compares them as written)."""
         source = [w for w in dict.fromkeys(words(question)) if w not in ALL_STOPWORDS and len(w) > 2 and not any(ch.isdigit() for ch in w)]
         if not source:
-            result: tuple[list[str], float | None] = ([], None)
-        else:
-            pairs = self.translate(source)
-            english = [w for w, similarity in pairs if similarity >= TRANSLATION_MIN]
-            result = (english, sum(similarity < UNTRANSLATED_BELOW for _w, similarity in pairs) / len(pairs))
-        if len(self._translations) >= TRANSLATIONS_KEPT:
-            self._translations.pop(next(iter(self._translations)))
-        self._translations[key] = result
-        return result
+            return [], None
+        pairs = self.translate(source)
+        english = [w for w, similarity in pairs if similarity >= TRANSLATION_MIN]
+        return english, sum(similarity < UNTRANSLATED_BELOW for _w, similarity in pairs) / len(pairs)
 
     @property
     def vocabulary_revision(self) -> int | None:
