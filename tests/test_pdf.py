@@ -236,33 +236,31 @@ def test_footnotes_are_out_of_the_body_and_are_their_own_sections(loaded, extrac
     assert notes == [(2, "1", NOTE_1), (2, "2", NOTE_2)]
 
 
-def test_small_type_at_the_page_bottom_is_a_footnote_without_a_separator(tmp_path):
+def page_with_small_print(body: str, small_print: str):
+    """One page: a body line, and a line in footnote type at the page bottom (no separator)."""
     from fpdf import FPDF
 
     pdf = FPDF()
     pdf.add_page()
     pdf.set_font("helvetica", size=BODY_SIZE)
-    pdf.multi_cell(0, LINE_HEIGHT, "States shall protect the private life of victims.*")
+    pdf.multi_cell(0, LINE_HEIGHT, body)
     pdf.set_xy(10, 270)
     pdf.set_font("helvetica", size=NOTE_SIZE)
-    pdf.multi_cell(0, 4, "* As required by Article 11 of the Convention, also in court proceedings.")
-    extracted = extract_pdf(bytes(pdf.output()))
+    pdf.multi_cell(0, 4, small_print)
+    return extract_pdf(bytes(pdf.output()))
+
+
+def test_small_type_at_the_page_bottom_is_a_footnote_without_a_separator():
+    extracted = page_with_small_print(
+        "States shall protect the private life of victims.*", "* As required by Article 11 of the Convention, also in court proceedings."
+    )
     assert flat(extracted.pages[0]) == "States shall protect the private life of victims.*"
     [note] = extracted.footnotes[0]
     assert (note.page, note.marker, note.text) == (1, "*", "As required by Article 11 of the Convention, also in court proceedings.")
 
 
-def test_small_print_without_a_marker_stays_in_the_body(tmp_path):
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.add_page()
-    pdf.set_font("helvetica", size=BODY_SIZE)
-    pdf.multi_cell(0, LINE_HEIGHT, "Victims may apply for compensation.")
-    pdf.set_xy(10, 270)
-    pdf.set_font("helvetica", size=NOTE_SIZE)
-    pdf.multi_cell(0, 4, "Source: national statistics office, survey of victim assistance services.")
-    extracted = extract_pdf(bytes(pdf.output()))
+def test_small_print_without_a_marker_stays_in_the_body():
+    extracted = page_with_small_print("Victims may apply for compensation.", "Source: national statistics office, survey of victim assistance services.")
     assert "Source: national statistics office" in extracted.pages[0] and extracted.footnotes == [[]]
 
 
