@@ -181,19 +181,19 @@ def build_app(beacon, users: UserStore | None = None, feedback: FeedbackStore | 
         cancel_feedback.click(lambda: (None, gr.update(visible=False)), None, [feedback_turn, feedback_form], api_visibility="private")
 
         # library (writes queue one at a time: the embedded store has a single writer)
-        doc_outputs = [documents, selected, doc_caption]
-        ingest_outputs = [ingest_summary, status, documents, selected, doc_caption]
+        version_form = [status_pick, supersedes, amends, valid_from, in_collections]
+        doc_outputs = [documents, selected, doc_caption, *version_form]  # the form empties when the selection goes
+        ingest_outputs = [ingest_summary, status, *doc_outputs]
         ingest_files.click(ui.ingest_files, [files, search], [*ingest_outputs, files], api_name="ingest_files", concurrency_limit=1, concurrency_id="library-write")
         add_url.click(ui.add_url, [url, search], [*ingest_outputs, url], api_name="add_url", concurrency_limit=1, concurrency_id="library-write")
         url.submit(ui.add_url, [url, search], [*ingest_outputs, url], api_visibility="private", concurrency_limit=1, concurrency_id="library-write")
         search.change(ui.library_view, [search], doc_outputs, api_visibility="private", show_progress="hidden")
         refresh.click(ui.library_view, [search], doc_outputs, api_name="library_documents")
         library_tab.select(ui.library_view, [search], doc_outputs, api_visibility="private")
-        documents.select(ui.select_row, None, [selected], api_visibility="private")
+        documents.select(ui.select_row, None, [selected, *version_form], api_visibility="private")  # one response: no late form
         selected.change(ui.preview, [selected], [preview, confirm], api_name="preview_document")
         selected.change(ui.view_document, [selected], library_viewer, api_name="view_document")
-        version_form = [status_pick, supersedes, amends, valid_from, in_collections]
-        selected.change(ui.version_fields, [selected], version_form, api_visibility="private")
+        selected.input(ui.version_fields, [selected], version_form, api_visibility="private")  # a pick in the dropdown itself
         save_versions.click(ui.set_versions, [selected, *version_form, search], [action_status, *doc_outputs], api_name="set_document",
                             concurrency_limit=1, concurrency_id="library-write")
         delete.click(ui.ask_delete, [selected], [confirm, confirm_text], api_visibility="private")

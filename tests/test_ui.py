@@ -222,7 +222,7 @@ def test_without_accounts_the_local_user_is_admin(library):
     beacon, _ = library
     local = BeaconUI(beacon, users=None)
     assert local.access.identify(None) == ("local", "admin")
-    table, _, caption = local.library_view("", None)
+    table, _, caption, *_form = local.library_view("", None)
     assert "1 of 1 documents" in caption and table["data"][0][-1].startswith("screening-guide-")
 
 
@@ -278,7 +278,7 @@ def test_trainer_uploads_previews_and_deletes(library, handlers, tmp_path):
     beacon, _ = library
     upload = tmp_path / "hotline.md"
     upload.write_text("# Hotline\n\nThe Ruritania anti-trafficking hotline number is 0800 555 0199.\n", encoding="utf-8")
-    summary, status, table, dropdown, _, cleared = handlers.ingest_files([str(upload)], "", request("tom"))
+    summary, status, table, dropdown, *_, cleared = handlers.ingest_files([str(upload)], "", request("tom"))
     assert summary == "1 added" and status["data"][0][:3] == ["added", "Hotline", 1] and cleared is None
     saved = beacon.settings.data_dir / "uploads" / "hotline.md"
     assert saved.is_file()
@@ -294,7 +294,7 @@ def test_trainer_uploads_previews_and_deletes(library, handlers, tmp_path):
     assert "never quoted in answers unless you trust this document" in preview
     # An untrusted number is never quoted; the trainer vouches for the card, then it is.
     assert "0800 555 0199" not in beacon.ask("What is the Ruritania hotline number?", min_confidence=0).answer
-    message, table, _, _, preview = handlers.trust(doc_id, "", request("tom"))
+    message, table, *_, preview = handlers.trust(doc_id, "", request("tom"))
     assert message.startswith("Trusted") and "quoted in answers: you trust this document" in preview
     assert next(row for row in table["data"] if row[-1] == doc_id)[presenters.DOC_HEADERS.index("review")] == "1 flagged · trusted"
     assert "0800 555 0199" in beacon.ask("What is the Ruritania hotline number?").answer
@@ -319,7 +319,7 @@ def test_trainer_sets_dates_and_collections_and_a_trainee_picks_a_collection(lib
     assert beacon.document(doc.doc_id).status == "in_force" and beacon.document(doc.doc_id).collections == [], "a rejected form stores nothing"
     assert handlers.collections(request("tina"))["choices"] == [(presenters.WHOLE_LIBRARY, "")]
 
-    message, table, _, _ = handlers.set_versions(doc.doc_id, "superseded", "", "", "2016-05", "Module 3, Labour", "", request("tom"))
+    message, table, *_ = handlers.set_versions(doc.doc_id, "superseded", "", "", "2016-05", "Module 3, Labour", "", request("tom"))
     assert message == f"Saved dates and collections of {doc.doc_id}: superseded · from 2016-05 · Module 3, Labour."
     assert next(row for row in table["data"] if row[-1] == doc.doc_id)[presenters.DOC_HEADERS.index("status")] == "superseded · from 2016-05 · Module 3, Labour"
     assert handlers.version_fields(doc.doc_id, request("tom")) == ("superseded", "", "", "2016-05", "Module 3, Labour")
@@ -338,6 +338,21 @@ def test_trainer_sets_dates_and_collections_and_a_trainee_picks_a_collection(lib
     assert turns[0]["answer"] is None and "No collection 'Nope'" in turns[0]["error"]
     handlers.set_versions(doc.doc_id, "in_force", "", "", "", "", "", request("tom"))
     assert beacon.document(doc.doc_id).status == "in_force" and beacon.collections() == {}
+
+
+def test_the_dates_form_comes_with_its_selection_and_empties_when_the_selection_goes(library, handlers):
+    """A row click returns the document and its form in one response, and a view that drops the
+    selection empties the form in the same response: no later event can overwrite what a trainer
+    types (loading the form on every dropdown change did, in the browser test)."""
+    beacon, _ = library
+    (doc,) = [d for d in beacon.list_documents() if d.title == "Recruitment screening guide"]
+    clicked = handlers.select_row(gr.SelectData(None, {"index": [0, 0], "value": "", "row_value": [doc.doc_id]}), request("tom"))
+    assert clicked == (doc.doc_id, "in_force", "", "", "", "")
+    *_, dropdown, _, status, supersedes, amends, valid_from, collections = handlers.library_view("no such title", request("tom"))
+    assert dropdown["value"] is None and (status, supersedes, amends, valid_from, collections) == (None, "", "", "", "")
+    message, _, dropdown, _, *form = handlers.trust(doc.doc_id, "", request("tom"))[:9]
+    assert dropdown["value"] == doc.doc_id and all(isinstance(f, type(gr.skip())) for f in form), "a kept selection keeps the form as typed"
+    handlers.untrust(doc.doc_id, "", request("tom"))
 
 
 def test_url_box_cannot_ingest_server_files(handlers):

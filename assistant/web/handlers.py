@@ -236,14 +236,19 @@ class BeaconUI:
         return self._documents(query)
 
     def _documents(self, query: str = "", selected: str | None = None):
-        """The library table, the dropdown (keeping `selected` if still shown) and the caption."""
+        """The library table, the dropdown (keeping `selected` if still shown), the caption and
+        the dates-and-collections form: left as it is while its document stays selected,
+        emptied in the same response when the selection goes. (Loading the form on every change
+        of the dropdown instead raced with the row click: a late empty or reloaded form could
+        overwrite what the trainer had just typed.)"""
         try:
             documents = self.beacon.list_documents()
         except BeaconError as exc:
             raise core_error(exc) from exc
         shown = show.filter_documents(documents, query)
         kept = selected if selected in {d.doc_id for d in shown} else None
-        return show.documents_table(shown), gr.update(choices=show.document_choices(shown), value=kept), show.library_caption(shown, len(documents))
+        form = tuple(gr.skip() for _ in show.version_form(None)) if kept else show.version_form(None)
+        return show.documents_table(shown), gr.update(choices=show.document_choices(shown), value=kept), show.library_caption(shown, len(documents)), *form
 
     def _ingest(self, inputs: list[str], progress: gr.Progress, actor: str) -> list[IngestReport]:
         if not inputs:
@@ -262,8 +267,7 @@ class BeaconUI:
         return reports
 
     def _ingest_view(self, reports: list[IngestReport], query: str, selected: str | None = None):
-        table, dropdown, caption = self._documents(query, selected)
-        return show.summarize_reports(reports), show.status_table(reports), table, dropdown, caption
+        return show.summarize_reports(reports), show.status_table(reports), *self._documents(query, selected)
 
     @requires("library")
     def ingest_files(self, files: list | None, query: str, request: gr.Request, progress=gr.Progress()):
@@ -308,8 +312,11 @@ class BeaconUI:
 
     @requires("library")
     def select_row(self, data: gr.SelectData, request: gr.Request):
+        """The clicked row's document and its form, in one response."""
         row = getattr(data, "row_value", None) or []
-        return row[-1] if row else gr.skip()
+        if not row:
+            return gr.skip(), *(gr.skip() for _ in show.version_form(None))
+        return row[-1], *self.version_fields(row[-1], request)
 
     @requires("library")
     def ask_delete(self, doc_id: str | None, request: gr.Request):
@@ -325,8 +332,7 @@ class BeaconUI:
             removed, chunks = self.beacon.remove_document(doc_id, actor=self.access.user(request))
         except BeaconError as exc:
             raise core_error(exc) from exc
-        table, dropdown, caption = self._documents(query)
-        return f"Removed {removed} ({chunks} chunks).", table, dropdown, caption, "", gr.update(visible=False)
+        return f"Removed {removed} ({chunks} chunks).", *self._documents(query), "", gr.update(visible=False)
 
     @requires("library")
     def trust(self, doc_id: str | None, query: str, request: gr.Request):
@@ -344,9 +350,8 @@ class BeaconUI:
             self.beacon.set_trusted(doc_id, trusted, actor=self.access.user(request))
         except BeaconError as exc:
             raise core_error(exc) from exc
-        table, dropdown, caption = self._documents(query, selected=doc_id)
         preview, _ = self.preview(doc_id, request)
-        return show.format_trust_change(doc_id, trusted), table, dropdown, caption, preview
+        return show.format_trust_change(doc_id, trusted), *self._documents(query, selected=doc_id), preview
 
     @requires("library")
     def version_fields(self, doc_id: str | None, request: gr.Request):
@@ -368,8 +373,7 @@ class BeaconUI:
             document = self.beacon.document(doc_id)
         except BeaconError as exc:
             raise core_error(exc) from exc
-        table, dropdown, caption = self._documents(query, selected=doc_id)
-        return show.format_version_change(doc_id, document), table, dropdown, caption
+        return show.format_version_change(doc_id, document), *self._documents(query, selected=doc_id)
 
     @requires("library")
     def reingest(self, doc_id: str | None, query: str, request: gr.Request, progress=gr.Progress()):
