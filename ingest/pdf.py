@@ -31,6 +31,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from assistant.domain.errors import IngestError
+from assistant.library.pdfium_lock import PDFIUM
 from ingest.headings import ARTICLE_LINE_RE, looks_like_article_heading
 
 # --- tuning constants (fractions of a line's font box height unless said otherwise) -----------
@@ -340,7 +341,13 @@ def _rules(page) -> list[tuple[float, float, float]]:
 
 
 def read_pages(data: bytes) -> tuple[list[PdfPage], str]:
-    """Every page's lines (and short rules), and the document's metadata title."""
+    """Every page's lines (and short rules), and the document's metadata title. PDFium is called
+    under the process-wide lock (it is not thread-safe; the viewer renders pages meanwhile)."""
+    with PDFIUM:
+        return _read_pages(data)
+
+
+def _read_pages(data: bytes) -> tuple[list[PdfPage], str]:
     document = _open(data)
     try:
         title = (document.get_metadata_dict().get("Title") or "").strip()

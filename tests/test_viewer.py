@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import io
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import gradio as gr
@@ -217,3 +219,37 @@ def test_text_view_of_a_long_document_is_a_window_around_the_passage():
     html = presenters.format_text_view("Long", text, [(50_000, 50_009)])
     assert "<mark class='beacon-viewer-target'>THE QUOTE</mark>" in html
     assert "44,000 characters before" in html and len(html) < presenters.MAX_VIEW_CHARS + 1_000
+
+
+RENDER_WHILE_INGESTING = """
+import sys, threading
+from pathlib import Path
+from assistant.library.pdfpages import render_page
+from ingest.pdf import extract_pdf
+path = Path(sys.argv[1])
+data = path.read_bytes()
+errors = []
+def run(work):
+    try:
+        work()
+    except Exception as exc:
+        errors.append(exc)
+renders = lambda: [render_page(path, 1 + i % 3, [sys.argv[2]]) for i in range(20)]
+ingests = lambda: [extract_pdf(data) for _ in range(8)]
+threads = [threading.Thread(target=run, args=(w,)) for w in (renders, renders, renders, ingests)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print("errors:", errors)
+"""
+
+
+def test_the_viewer_renders_pages_while_a_pdf_is_ingested_without_crashing(tmp_path):
+    """PDFium is not thread-safe: the viewer rendering cited pages in Gradio's worker threads
+    while an ingest read a PDF killed the server with a segmentation fault (CI, the browser
+    tests). Run in a child process, so that a crash fails this test rather than the test run."""
+    pdf = tmp_path / "vessels.pdf"
+    write_pdf(pdf)
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", RENDER_WHILE_INGESTING, str(pdf), QUOTE], cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    assert done.stdout.strip() == "errors: []"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.domain.errors import NotFound
+from assistant.library.pdfium_lock import PDFIUM
 
 SCALE = 1.5  # 108 dpi: readable beside the chat without a huge image
 HIGHLIGHT = (250, 204, 21, 110)  # semi-transparent yellow, the colour of the <mark> in the text viewer
@@ -39,11 +40,12 @@ class RenderedPage:
 def page_count(path: Path) -> int:
     import pypdfium2 as pdfium
 
-    pdf = pdfium.PdfDocument(str(path))
-    try:
-        return len(pdf)
-    finally:
-        pdf.close()
+    with PDFIUM:
+        pdf = pdfium.PdfDocument(str(path))
+        try:
+            return len(pdf)
+        finally:
+            pdf.close()
 
 
 def render_page(path: Path, page: int, quotes: Sequence[str] = (), scale: float = SCALE) -> RenderedPage:
@@ -51,18 +53,23 @@ def render_page(path: Path, page: int, quotes: Sequence[str] = (), scale: float 
     import pypdfium2 as pdfium
     from PIL import Image, ImageDraw
 
-    pdf = pdfium.PdfDocument(str(path))
-    try:
-        pages = len(pdf)
-        if not 1 <= page <= pages:
-            raise NotFound(f"The document has no page {page}; its pages are 1–{pages}.")
-        pdf_page = pdf[page - 1]
-        width, height = pdf_page.get_size()
-        textpage = pdf_page.get_textpage()
-        boxes = [line for quote in quotes if quote for line in quote_lines(textpage, quote)]
-        image = pdf_page.render(scale=scale).to_pil().convert("RGBA")
-    finally:
-        pdf.close()
+    with PDFIUM:
+        pdf = pdfium.PdfDocument(str(path))
+        try:
+            pages = len(pdf)
+            if not 1 <= page <= pages:
+                raise NotFound(f"The document has no page {page}; its pages are 1–{pages}.")
+            pdf_page = pdf[page - 1]
+            width, height = pdf_page.get_size()
+            textpage = pdf_page.get_textpage()
+            boxes = [line for quote in quotes if quote for line in quote_lines(textpage, quote)]
+            bitmap = pdf_page.render(scale=scale)
+            image = bitmap.to_pil().convert("RGBA")  # a copy: the bitmap's buffer goes with it
+            bitmap.close()
+            textpage.close()
+            pdf_page.close()
+        finally:
+            pdf.close()
     overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
     highlights = []
