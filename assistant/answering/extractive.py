@@ -246,19 +246,13 @@ class ExtractiveAnswerer:
             sims = self._embed_units(retrieval, [u.probe for u in shortlist]) @ retrieval.query_vector
         kind = answer_type(question)
         definitional = bool(DEFINITION_QUESTION_RE.search(question))
-        # Across languages the key terms are word-vector translations, too loose to weigh one
-        # sentence against another ("comptent", "homes" for a French question on payment in
-        # kind): sentences are then weighed by multilingual similarity alone, as retrieval
-        # ranks their passages (FR/DE/RU development questions, never refusing: containment
-        # 0.444 -> 0.556).
-        term_weight, context_weight, similarity_weight = (0.0, 0.0, 2 * SIMILARITY_WEIGHT) if crosslingual else (KEY_TERM_WEIGHT, CONTEXT_WEIGHT, SIMILARITY_WEIGHT)
         for u, sim in zip(shortlist, sims if shortlist else []):
             u.similarity = float(sim)
             fits = states_type(u.text, kind, question) or (definitional and bool(DEFINITION_RE.search(u.text)))
             u.score = (
-                similarity_weight * u.similarity
-                + term_weight * u.cover
-                + context_weight * context_cover[u.hit]
+                SIMILARITY_WEIGHT * u.similarity
+                + KEY_TERM_WEIGHT * u.cover
+                + CONTEXT_WEIGHT * context_cover[u.hit]
                 + RANK_WEIGHT / (1 + u.hit)
                 + TYPE_WEIGHT * fits
             )
