@@ -155,14 +155,18 @@ def nested_cv(rows: list[dict], k: int = FOLDS, seed: int = SEED) -> tuple[np.nd
 
 
 def _thresholds(p: np.ndarray, y: np.ndarray, drafted: np.ndarray, crosslingual: np.ndarray) -> tuple[float, float]:
-    """(English threshold, other-language threshold), each by balanced accuracy on its questions."""
+    """(English threshold, other-language threshold), each by balanced accuracy on its questions;
+    the other-language one is never below the English one."""
     english = best_threshold(p[~crosslingual], y[~crosslingual], drafted[~crosslingual])
     if len(set(y[crosslingual])) < 2:
         return english, english
     px, yx, dx = p[crosslingual], y[crosslingual], drafted[crosslingual]
     other = best_threshold(px, yx, dx)
     if balanced_accuracy(px, yx, dx, other) - balanced_accuracy(px, yx, dx, 0.0) >= MIN_GAIN:
-        return english, other
+        # Never below the English one: their evidence is weaker (word-vector translations,
+        # a smaller model), and a low threshold fitted on a few of them answered off-topic
+        # questions ("Wie backe ich Brot?") that no training question resembled.
+        return english, max(other, english)
     # The signals do not separate this mode's classes out of sample: its own threshold would
     # be fitted to noise, so it shares the English one (refusing when unsure; off-topic
     # questions in other languages still fall below it).
