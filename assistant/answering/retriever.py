@@ -181,7 +181,8 @@ class HybridRetriever:
         # language but its names and numbers, which the naming vote weighs, so those votes would
         # rank passages by stray cognates and function words. (Development questions in French,
         # German and Russian: answer passage in the top 5 for 12 of 18 instead of 10, top 10 for
-        # 15 instead of 11.)
+        # 15 instead of 11.) The BM25 search still runs for them: its best score is one of the
+        # grounding decision's signals.
         surface_votes = not crosslingual
         if surface_votes:
             for cid, text, meta, _score in lexical:

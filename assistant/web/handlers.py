@@ -30,6 +30,11 @@ NO_DOCUMENT = "Select a document first."
 SERVED_ORIGINALS = "beacon-originals"  # folder under the system temp dir that the download button serves from
 
 
+def _form_unchanged() -> tuple:
+    """The dates-and-collections form left as the trainer has it (one skip per field)."""
+    return tuple(gr.skip() for _ in show.version_form(None))
+
+
 def core_error(exc: BeaconError) -> gr.Error:
     """A core error as a toast: its message already says what to do."""
     return user_error(str(exc))
@@ -247,7 +252,7 @@ class BeaconUI:
             raise core_error(exc) from exc
         shown = show.filter_documents(documents, query)
         kept = selected if selected in {d.doc_id for d in shown} else None
-        form = tuple(gr.skip() for _ in show.version_form(None)) if kept else show.version_form(None)
+        form = _form_unchanged() if kept else show.version_form(None)
         return show.documents_table(shown), gr.update(choices=show.document_choices(shown), value=kept), show.library_caption(shown, len(documents)), *form
 
     def _ingest(self, inputs: list[str], progress: gr.Progress, actor: str) -> list[IngestReport]:
@@ -315,7 +320,7 @@ class BeaconUI:
         """The clicked row's document and its form, in one response."""
         row = getattr(data, "row_value", None) or []
         if not row:
-            return gr.skip(), *(gr.skip() for _ in show.version_form(None))
+            return gr.skip(), *_form_unchanged()
         return row[-1], *self.version_fields(row[-1], request)
 
     @requires("library")
